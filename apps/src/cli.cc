@@ -1,0 +1,5 @@
+#include "streamrec/apps/cli.h"
+
+namespace streamrec::apps {
+int Main(int, char**) { return 0; }
+}  // namespace streamrec::apps
