@@ -1,13 +1,16 @@
 #pragma once
 
 // IsgdModel: incremental SGD matrix factorisation for implicit feedback
-// (Vinagre et al. 2014, with sampled negatives and an item bias).
+// (Vinagre et al. 2014), with sampled negatives, an item bias and a
+// recent-items context in the manner of FISM/SVD++ (Kabbur et al. 2013):
 //
-//   score(u, i) = b_i + p_u . q_i
+//   score(u, i) = b_i + (p_u + |C_u|^-1/2 sum_{j in C_u} y_j) . q_i
 //
-// A positive event of weight w pulls score(u, i) toward 1; then `negatives`
-// items drawn from the recent-popularity ring (skipping the user's recent
-// items) are pulled toward 0. Randomness comes from a counter-based RNG keyed
+// where C_u are the user's `context_items` most recent items. A positive
+// event of weight w pulls score(u, i) toward 1; then `negatives` sampled
+// items (never the user's recent items) are pulled toward 0. The context
+// lets a user's ranking follow what they did just now, which the prequential
+// sweep (bench/results/) showed to matter most on real streams. Randomness comes from a counter-based RNG keyed
 // by (seed, user key, that user's event count), and new vectors from a hash
 // of the id, so the same valid events give bitwise-identical vectors.
 //
@@ -27,21 +30,35 @@
 
 namespace streamrec::online_learner {
 
+// Where negatives come from.
+enum class NegativeSampling : uint8_t {
+  kUniform,     // any item of the catalog, equally likely
+  kPopularity,  // the ring of recent positives: popular items more often
+};
+
 struct IsgdOptions {
   // Number of latent factors per user and item. Structural: part of the
-  // store's fingerprint. Default: 64.
-  int dim = 64;
-  // SGD step size. Default: 0.05.
-  float learning_rate = 0.05f;
+  // store's fingerprint. Default: 128.
+  int dim = 128;
+  // SGD step size. Default: 0.15.
+  float learning_rate = 0.15f;
   // L2 penalty applied at every step. Default: 0.01.
   float regularization = 0.01f;
-  // Sampled negatives per positive event. Default: 4.
-  int negatives = 4;
+  // Sampled negatives per positive event. Default: 16.
+  int negatives = 16;
+  // Negative sampling distribution. Default: uniform (it let the item bias
+  // learn popularity; popularity-proportional negatives scored lower).
+  NegativeSampling negative_sampling = NegativeSampling::kUniform;
+  // Most recent items of a user forming the context C_u; 0 = plain MF.
+  // Default: 10.
+  int context_items = 10;
+  // The context vectors' step is learning_rate times this. Default: 4.
+  float context_learning_rate_scale = 4.f;
   // Seed of every random draw. Default: 42.
   uint64_t seed = 42;
-  // Standard deviation-like scale of new vectors (uniform in +-scale/sqrt(dim)).
-  // Default: 0.1.
-  float init_scale = 0.1f;
+  // Scale of new vectors: uniform in +-init_scale/sqrt(dim), so a new
+  // vector's norm is about init_scale/sqrt(3). Default: 1.
+  float init_scale = 1.f;
   // Weight of a positive event by type (index = EventType). 0 = ignored.
   // A rating's weight is weight[kRating] * value / rating_scale.
   // Default: impression 0, view 0.5, click 1, add_to_cart 2, purchase 4,
@@ -51,11 +68,11 @@ struct IsgdOptions {
   float rating_scale = 5.f;
   // Users with fewer events than this are served popularity. Default: 3.
   int cold_start_events = 3;
-  // Items per user remembered as "recent": negatives never come from them.
-  // Default: 50.
+  // Items per user remembered as "recent": negatives never come from them,
+  // and the context is taken from them (so >= context_items). Default: 50.
   int recent_items = 50;
-  // Length of the ring of recent positive items that negatives are drawn
-  // from (so a draw follows recent popularity). Default: 100000.
+  // Length of the ring of recent positive items that popularity negatives
+  // are drawn from. Default: 100000.
   int sampler_window = 100000;
 };
 
@@ -76,11 +93,13 @@ struct ItemRow {
   uint32_t count = 0;       // positive events seen
   bool available = true;
   int64_t last_ts_ms = 0;
-  std::vector<float> factors;  // dim values
+  std::vector<float> factors;  // q_i: dim values
+  std::vector<float> context;  // y_i: dim values
   bool operator==(const ItemRow&) const = default;
 };
 
-// The ring of recent positive items that negatives are sampled from.
+// The ring of recent positive items that popularity negatives are sampled
+// from (empty with uniform sampling).
 struct SamplerRow {
   std::vector<uint32_t> ring;  // at most sampler_window items
   uint64_t pushes = 0;         // total items ever pushed; next slot = pushes % window
