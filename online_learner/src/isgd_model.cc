@@ -26,6 +26,9 @@ constexpr uint64_t kSampleDomain = 0x53414d5000000000ULL;
 // ranking scan cache-friendly without scoring the whole catalog.
 constexpr uint32_t kScoreBlock = 512;
 
+// "No item to leave out of the context."
+constexpr uint32_t kNoItem = std::numeric_limits<uint32_t>::max();
+
 float NegativeInfinity() { return -std::numeric_limits<float>::infinity(); }
 
 }  // namespace
@@ -305,7 +308,7 @@ void IsgdModel::Score(UserIndex user, int64_t /*ts_ms*/, std::span<float> scores
   const auto n = static_cast<uint32_t>(std::min<size_t>(scores.size(), impl_->items.size()));
   std::vector<float> r(impl_->dim);
   std::vector<uint32_t> ctx;
-  if (!impl_->IsCold(user.value())) impl_->EffectiveUser(user.value(), UINT32_MAX, r.data(), ctx);
+  if (!impl_->IsCold(user.value())) impl_->EffectiveUser(user.value(), kNoItem, r.data(), ctx);
   impl_->ScoreRange(user.value(), r.data(), 0, n, scores.data());
   std::fill(scores.begin() + n, scores.end(), NegativeInfinity());
 }
@@ -318,7 +321,7 @@ RankResult IsgdModel::Rank(UserIndex user, ItemIndex target, int64_t /*ts_ms*/, 
   const auto n = static_cast<uint32_t>(m.items.size());
   std::vector<float> r(m.dim);
   std::vector<uint32_t> ctx;
-  if (!m.IsCold(u)) m.EffectiveUser(u, UINT32_MAX, r.data(), ctx);
+  if (!m.IsCold(u)) m.EffectiveUser(u, kNoItem, r.data(), ctx);
   float target_score = 0;
   m.ScoreRange(u, r.data(), t, t + 1, &target_score);
 
@@ -344,6 +347,31 @@ void IsgdModel::ForgetUser(UserIndex user) {
 }
 
 bool IsgdModel::IsCold(UserIndex user) const { return impl_->IsCold(user.value()); }
+
+const float* IsgdModel::ItemMatrix() const { return impl_->item_factors.data(); }
+const float* IsgdModel::ItemBias() const { return impl_->item_bias.data(); }
+
+bool IsgdModel::IsAvailable(ItemIndex item) const {
+  return item.value() < impl_->items.size() && impl_->items[item.value()].available;
+}
+
+uint32_t IsgdModel::ItemCount(ItemIndex item) const {
+  return item.value() < impl_->items.size() ? impl_->items[item.value()].count : 0;
+}
+
+void IsgdModel::EffectiveUserVector(UserIndex user, std::span<float> out) const {
+  std::vector<uint32_t> context;
+  if (user.value() < impl_->users.size()) {
+    impl_->EffectiveUser(user.value(), kNoItem, out.data(), context);
+  } else {
+    std::fill(out.begin(), out.end(), 0.f);
+  }
+}
+
+std::span<const uint32_t> IsgdModel::SeenItems(UserIndex user) const {
+  if (user.value() >= impl_->users.size()) return {};
+  return impl_->users[user.value()].seen;
+}
 
 void IsgdModel::SetAvailable(ItemIndex item, bool available) {
   impl_->EnsureItem(item.value());

@@ -123,6 +123,19 @@ class IsgdModel final : public Recommender {
 
   // True while the user has too few events for personal scores.
   bool IsCold(UserIndex user) const;
+
+  // Read access for batched serving (serving/). The item matrix is
+  // NumItems() rows of dim() floats, row-major (so a dim x NumItems
+  // column-major matrix); bias and availability are per item.
+  int dim() const { return options_.dim; }
+  const float* ItemMatrix() const;
+  const float* ItemBias() const;
+  bool IsAvailable(ItemIndex item) const;
+  uint32_t ItemCount(ItemIndex item) const;
+  // The user's effective vector p_u + c_u (dim floats) used in every score.
+  void EffectiveUserVector(UserIndex user, std::span<float> out) const;
+  // The user's items so far, ascending: excluded from their lists.
+  std::span<const uint32_t> SeenItems(UserIndex user) const;
   void SetAvailable(ItemIndex item, bool available);
 
   uint32_t NumItems() const override;

@@ -1,0 +1,95 @@
+#include <algorithm>
+
+#include <catch2/catch.hpp>
+
+#include "streamrec/base/hash.h"
+#include "streamrec/online_learner/id_map.h"
+#include "streamrec/serving/top_n.h"
+
+namespace streamrec::serving {
+namespace {
+
+using online_learner::IsgdModel;
+using online_learner::IsgdOptions;
+
+// A model trained on random clicks: 30 users over `items` items.
+IsgdModel Trained(uint32_t items, uint64_t seed) {
+  IsgdOptions o;
+  o.dim = 16;
+  o.negatives = 4;
+  IsgdModel model(o);
+  for (uint32_t u = 0; u < 30; ++u) model.AddUser(UserIndex(u), Mix64(u));
+  for (uint32_t i = 0; i < items; ++i) model.AddItem(ItemIndex(i), Mix64(1000 + i));
+  CounterRng rng(seed);
+  for (int k = 0; k < 3000; ++k) {
+    const uint32_t u = rng.NextBelow(30);
+    const uint32_t i = rng.NextBelow(items);
+    model.Learn({UserIndex(u), ItemIndex(i), Mix64(u), Mix64(1000 + i), schemas::EventType::kClick, k, std::nullopt});
+  }
+  return model;
+}
+
+// The reference: score everything, drop seen and unavailable, sort.
+std::vector<ScoredIndex> BruteForce(const IsgdModel& model, UserIndex user, uint32_t n) {
+  std::vector<float> scores(model.NumItems());
+  model.Score(user, 0, scores);
+  const auto seen = model.SeenItems(user);
+  std::vector<ScoredIndex> all;
+  for (uint32_t i = 0; i < scores.size(); ++i) {
+    if (!model.IsAvailable(ItemIndex(i)) || std::binary_search(seen.begin(), seen.end(), i)) continue;
+    all.push_back({ItemIndex(i), scores[i]});
+  }
+  std::sort(all.begin(), all.end(), [](const ScoredIndex& a, const ScoredIndex& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  });
+  all.resize(std::min<size_t>(n, all.size()));
+  return all;
+}
+
+TEST_CASE("batched top-N equals brute force, seen and unavailable excluded", "[serving]") {
+  // More items than one GEMM block, so block boundaries are crossed.
+  IsgdModel model = Trained(5000, 3);
+  model.SetAvailable(ItemIndex(17), false);
+  std::vector<UserIndex> users;
+  for (uint32_t u = 0; u < 30; ++u) users.emplace_back(u);
+  const auto lists = TopN(model, users, 10);
+  REQUIRE(lists.size() == users.size());
+  for (const UserList& list : lists) {
+    INFO("user " << list.user.value());
+    REQUIRE_FALSE(list.cold);
+    const auto expected = BruteForce(model, list.user, 10);
+    REQUIRE(list.items.size() == 10);
+    for (size_t k = 0; k < 10; ++k) {
+      CHECK(list.items[k].item == expected[k].item);
+      CHECK(list.items[k].score == Approx(expected[k].score).margin(1e-5));
+    }
+    const auto seen = model.SeenItems(list.user);
+    for (const auto& s : list.items) {
+      CHECK_FALSE(std::binary_search(seen.begin(), seen.end(), s.item.value()));
+      CHECK(s.item != ItemIndex(17));
+    }
+  }
+}
+
+TEST_CASE("cold users get the most popular unseen items", "[serving]") {
+  IsgdModel model = Trained(50, 5);
+  model.AddUser(UserIndex(30), Mix64(30));
+  const std::vector<UserIndex> users = {UserIndex(30)};
+  const auto lists = TopN(model, users, 5);
+  REQUIRE(lists[0].cold);
+  REQUIRE(lists[0].items.size() == 5);
+  for (size_t k = 1; k < 5; ++k) CHECK(lists[0].items[k - 1].score >= lists[0].items[k].score);
+  uint32_t best = 0;
+  for (uint32_t i = 0; i < 50; ++i) best = std::max(best, model.ItemCount(ItemIndex(i)));
+  CHECK(lists[0].items[0].score == static_cast<float>(best));
+}
+
+TEST_CASE("a list is shorter when few items remain", "[serving]") {
+  IsgdModel model = Trained(3, 9);
+  const std::vector<UserIndex> users = {UserIndex(0)};
+  const auto lists = TopN(model, users, 10);
+  CHECK(lists[0].items.size() <= 3);
+}
+
+}  // namespace
+}  // namespace streamrec::serving
