@@ -82,9 +82,11 @@ EvaluationReport Evaluate(const std::vector<schemas::Event>& events, const std::
   std::vector<std::unordered_set<uint32_t>> seen;  // per user: items interacted with
   std::vector<uint32_t> item_counts;               // interest events per item, for popularity bias
   std::vector<float> scores;
+  DedupWindow dedup(options.dedup_window);
 
   for (const schemas::Event& event : events) {
     ++report.events;
+    if (event.event_id && !dedup.Admit(*event.event_id)) continue;
     if (event.type == schemas::EventType::kForget) {
       if (auto u = users.Find(event.user_id)) {
         for (Recommender* model : models) model->ForgetUser(UserIndex(*u));

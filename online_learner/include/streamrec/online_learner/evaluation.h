@@ -16,6 +16,7 @@
 #include "streamrec/online_learner/baselines.h"
 #include "streamrec/online_learner/id_map.h"
 #include "streamrec/online_learner/isgd_model.h"
+#include "streamrec/online_learner/learner.h"
 #include "streamrec/online_learner/recommender.h"
 #include "streamrec/schemas/event.h"
 
@@ -41,6 +42,9 @@ struct EvaluationOptions {
   uint32_t list_sample_every = 50;
   // Events per point of the sliding-window recall curve. Default: 1000.
   uint32_t curve_window = 1000;
+  // Event ids remembered to drop redelivered events, as the pipeline does
+  // (learner.dedup_window). Default: 100000.
+  size_t dedup_window = 100000;
 };
 
 struct ModelReport {
@@ -63,7 +67,8 @@ struct EvaluationReport {
 };
 
 // Replays `events` (already in time order). The id maps are filled as ids
-// appear, so a caller can store the ISGD model afterwards.
+// appear, so a caller can store the ISGD model afterwards. Duplicates (same
+// event_id within the window) are dropped, as the pipeline's Learner does.
 EvaluationReport Evaluate(const std::vector<schemas::Event>& events,
                           const std::vector<Recommender*>& models,
                           const EvaluationOptions& options, IdMap& users, IdMap& items);
