@@ -34,8 +34,7 @@ function(streamrec_add_test)
   target_compile_options(${target} PRIVATE ${STREAMREC_WARNINGS})
   set(labels unit ${ARG_LABELS})
   catch_discover_tests(${target}
-    TEST_PREFIX "${ARG_NAME}: "
+    TEST_PREFIX "${ARG_NAME}:"
     WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
-    PROPERTIES LABELS "${labels}"
-               ENVIRONMENT "STREAMREC_SOURCE_DIR=${PROJECT_SOURCE_DIR};STREAMREC_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    PROPERTIES LABELS "${labels}")
 endfunction()

@@ -23,10 +23,9 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::filesystem::path SourceDir() {
-  if (const char* dir = std::getenv("STREAMREC_SOURCE_DIR")) return dir;
-  return std::filesystem::current_path();
-}
+std::filesystem::path SourceDir() { return STREAMREC_SOURCE_DIR; }
+
+std::filesystem::path BinaryDir() { return STREAMREC_BINARY_DIR; }
 
 std::optional<std::filesystem::path> SharedDataset(const std::string& name) {
   auto path = SourceDir().parent_path() / "shared" / "datasets" / name;

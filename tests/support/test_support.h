@@ -27,8 +27,10 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// The repository root (ctest sets STREAMREC_SOURCE_DIR; else the cwd).
+// The repository root and the build directory (where build/streamrec is),
+// as CMake configured them.
 std::filesystem::path SourceDir();
+std::filesystem::path BinaryDir();
 // ../shared/datasets/<name> beside the repository, if it exists.
 std::optional<std::filesystem::path> SharedDataset(const std::string& name);
 

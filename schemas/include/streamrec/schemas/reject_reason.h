@@ -3,7 +3,7 @@
 // The one table of rejection reasons. Each has a stable code (the DLQ
 // `error.code` header, never renumbered or renamed) and a message that starts
 // the DLQ `error.reason` header; the parser appends the specific detail
-// (field name, limit, value).
+// (field name, limit, value). New reasons are appended at the end.
 
 #include <string>
 #include <string_view>
@@ -25,13 +25,20 @@ namespace streamrec::schemas {
   X(kMissingValue, "missing_value", "a rating event has no numeric value")            \
   X(kUnexpectedItem, "unexpected_item", "a forget event must not carry an item_id")   \
   X(kDuplicateKey, "duplicate_key", "a field appears more than once")                 \
-  X(kTooDeep, "too_deep", "JSON nesting is deeper than allowed")
+  X(kTooDeep, "too_deep", "JSON nesting is deeper than allowed")                    \
+  X(kTooManyEntries, "too_many_entries", "an array has more entries than allowed")
 
 enum class RejectReason {
 #define STREAMREC_REASON_ENUM(name, code, message) name,
   STREAMREC_REJECT_REASONS(STREAMREC_REASON_ENUM)
 #undef STREAMREC_REASON_ENUM
 };
+
+// How many reasons the table holds (for per-reason counters).
+inline constexpr int kRejectReasonCount = 0
+#define STREAMREC_REASON_COUNT(name, code, message) +1
+    STREAMREC_REJECT_REASONS(STREAMREC_REASON_COUNT);
+#undef STREAMREC_REASON_COUNT
 
 // The stable code, e.g. "missing_field".
 std::string_view RejectCode(RejectReason reason);

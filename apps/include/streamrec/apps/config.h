@@ -1,0 +1,123 @@
+#pragma once
+
+// The one config table of the `streamrec` command. Every key maps onto a
+// field of a component's Options struct (or, for parts not written yet, of an
+// apps-level struct below); the table gives each key its meaning, type and
+// bounds, and the field's own default member value is the key's default.
+// `--help`, `streamrec config`, docs/config.md, TOML loading and `--set`
+// validation all read this table.
+//
+// Loading order: built-in defaults, then the optional TOML file (nested
+// tables map to dotted keys), then each `--set key=value` in order.
+// Keys starting with `kafka.` that the table does not list are passed to
+// librdkafka verbatim, in the order they were given.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "streamrec/base/status.h"
+#include "streamrec/online_learner/evaluation.h"
+#include "streamrec/state/feature_store.h"
+
+namespace streamrec::apps {
+
+// Options of parts that do not have their component yet; each moves into
+// that component's Options struct when it is written (serving/, kafka/).
+struct ServingOptions {
+  // Length of each published recommendation list. Default: 10.
+  int top_n = 10;
+};
+struct HttpOptions {
+  // Address the HTTP server binds: loopback only unless changed.
+  // Default: 127.0.0.1:8080.
+  std::string listen = "127.0.0.1:8080";
+};
+struct KafkaOptions {
+  // Default: 127.0.0.1:9092 (where `streamrec broker` listens).
+  std::string bootstrap_servers = "127.0.0.1:9092";
+  // Default: streamrec.
+  std::string group_id = "streamrec";
+  // Every other `kafka.*` key, prefix removed, in the order given; a key set
+  // twice keeps its first position and its last value.
+  std::vector<std::pair<std::string, std::string>> passthrough;
+};
+struct LogOptions {
+  // trace, debug, info, warn, error or off. Default: info.
+  std::string level = "info";
+};
+// Everything a config can set: the components' Options side by side.
+struct Settings {
+  online_learner::LearnerOptions learner;
+  // StoreOptions::dir has no default of its own (the store requires one), so
+  // the command line's is here. The fingerprint is not a key: it follows
+  // learner.dim (see StoreOptionsFor in apps/src/model_store.h).
+  state::StoreOptions state{.dir = "streamrec-state"};
+  LogOptions log;
+  ServingOptions serving;
+  HttpOptions http;
+  KafkaOptions kafka;
+};
+
+enum class ConfigType { kInt, kFloat, kBool, kString, kDuration };
+
+// A pointer to the Options field a key sets; the variant follows the field's
+// C++ type, the key's ConfigType says how its text reads (a duration is
+// int64_t milliseconds; an enum is a kString key whose choices are its
+// enumerators' names in value order).
+using FieldRef =
+    std::variant<int*, int64_t*, uint64_t*, float*, bool*, std::string*, online_learner::NegativeSampling*>;
+
+struct ConfigKey {
+  std::string name;  // "learner.dim"
+  ConfigType type;
+  double min = 0;  // inclusive bounds of numbers (milliseconds for durations)
+  double max = 0;
+  std::vector<std::string_view> choices;  // strings and enums: allowed values; empty = any non-empty
+  std::string field;                      // the Options field it sets, for docs: "learner.isgd.dim"
+  std::function<FieldRef(Settings&)> bind;
+  std::string meaning;
+};
+
+// Every key, in the order help and docs list them.
+const std::vector<ConfigKey>& ConfigTable();
+const ConfigKey* FindConfigKey(std::string_view name);
+
+// A key's value in `settings`, as config text ("64", "0.05", "7d", "true").
+std::string FormatConfigValue(const ConfigKey& key, const Settings& settings);
+// The same as a typed value (a duration stays text, a float becomes the
+// double of its shortest decimal form), for JSON reports.
+using ConfigValue = std::variant<int64_t, double, bool, std::string>;
+ConfigValue GetConfigValue(const ConfigKey& key, const Settings& settings);
+// What a key accepts: "an integer in [1, 1024]", "true or false"...
+std::string ConfigExpectation(const ConfigKey& key);
+
+// Sets one key from text: a table key is parsed and bounds-checked, an
+// unlisted `kafka.*` key is passed through, anything else is an unknown key
+// ("did you mean ...?"). Errors are kInvalidArgument.
+[[nodiscard]] Status SetConfig(std::string_view name, std::string_view text, Settings& settings);
+// "key=value", as given to --set.
+[[nodiscard]] Status ApplySetFlag(std::string_view assignment, Settings& settings);
+// Reads a TOML file into `settings`; errors name the file and line.
+[[nodiscard]] Status ApplyConfigFile(const std::string& path, Settings& settings);
+// Defaults, then the file (if any), then every assignment in order.
+Result<Settings> LoadSettings(const std::optional<std::string>& file,
+                              std::span<const std::string> assignments);
+
+// Applies `log.level` to every logger.
+void ApplyLogLevel(const Settings& settings);
+
+// Every librdkafka property: the table's kafka.* keys, then the passthrough
+// ones, prefix removed.
+std::vector<std::pair<std::string, std::string>> KafkaProperties(const Settings& settings);
+
+// The table as Markdown: the contents of docs/config.md.
+std::string ConfigMarkdown();
+
+}  // namespace streamrec::apps

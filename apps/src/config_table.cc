@@ -1,0 +1,132 @@
+// The config table: one entry per key. To add a key, give its Options field a
+// default member value and a comment, then add one entry here; help, docs,
+// TOML and --set pick it up.
+
+#include <string>
+
+#include "streamrec/apps/config.h"
+#include "streamrec/schemas/event.h"
+
+namespace streamrec::apps {
+namespace {
+
+using schemas::EventType;
+
+// The field's path spelled once: it documents the mapping and binds it.
+// clang-format off
+#define STREAMREC_FIELD(path) #path, [](Settings& s) -> FieldRef { return &s.path; }
+// clang-format on
+
+constexpr double kMaxInt32 = 2147483647;
+constexpr double kDayMs = 24.0 * 3600 * 1000;
+
+std::string WeightMeaning(EventType type) {
+  const std::string name(schemas::EventTypeName(type));
+  if (type == EventType::kRating) {
+    return "Weight of each `rating` event, multiplied by value / learner.rating_scale.";
+  }
+  return "Weight of each `" + name + "` event as a positive example (0 = not learned from).";
+}
+
+// One key per entry reads better than one field per line.
+// clang-format off
+std::vector<ConfigKey> BuildTable() {
+  using T = ConfigType;
+  std::vector<ConfigKey> table = {
+      {"learner.dim", T::kInt, 1, 1024, {},
+       STREAMREC_FIELD(learner.isgd.dim),
+       "Latent factors per user and item. Structural: a store made with another value refuses to open."},
+      {"learner.learning_rate", T::kFloat, 0, 10, {},
+       STREAMREC_FIELD(learner.isgd.learning_rate),
+       "SGD step size."},
+      {"learner.regularization", T::kFloat, 0, 10, {},
+       STREAMREC_FIELD(learner.isgd.regularization),
+       "L2 penalty applied at every step."},
+      {"learner.negatives", T::kInt, 0, 1000, {},
+       STREAMREC_FIELD(learner.isgd.negatives),
+       "Sampled negative items (target 0) per positive event."},
+      {"learner.negative_sampling", T::kString, 0, 0, {"uniform", "popularity"},
+       STREAMREC_FIELD(learner.isgd.negative_sampling),
+       "Where negatives come from: any item equally likely, or recent positives (popular items more often)."},
+      {"learner.context_items", T::kInt, 0, 1000, {},
+       STREAMREC_FIELD(learner.isgd.context_items),
+       "Most recent items of a user forming its context; 0 = plain matrix factorisation."},
+      {"learner.context_learning_rate_scale", T::kFloat, 0, 100, {},
+       STREAMREC_FIELD(learner.isgd.context_learning_rate_scale),
+       "Step size of the context vectors, as a multiple of learner.learning_rate."},
+      {"learner.seed", T::kInt, 0, 4294967295.0, {},
+       STREAMREC_FIELD(learner.isgd.seed),
+       "Seed of every random draw (negatives, new vectors)."},
+      {"learner.init_scale", T::kFloat, 0, 10, {},
+       STREAMREC_FIELD(learner.isgd.init_scale),
+       "Scale of new vectors: uniform in +-init_scale/sqrt(dim)."},
+      {"learner.rating_scale", T::kFloat, 0.001, 1e6, {},
+       STREAMREC_FIELD(learner.isgd.rating_scale),
+       "Ratings are divided by this before weighting."},
+      {"learner.cold_start_events", T::kInt, 0, kMaxInt32, {},
+       STREAMREC_FIELD(learner.isgd.cold_start_events),
+       "Users with fewer events than this are served popularity."},
+      {"learner.recent_items", T::kInt, 0, 100000, {},
+       STREAMREC_FIELD(learner.isgd.recent_items),
+       "Items per user remembered as recent: negatives never come from them, the context is taken from them."},
+      {"learner.sampler_window", T::kInt, 1, 100000000, {},
+       STREAMREC_FIELD(learner.isgd.sampler_window),
+       "Recent positive items that popularity negatives are drawn from."},
+  };
+  // One weight per event type except `forget`, which deletes instead.
+  for (int i = 0; i < schemas::kEventTypeCount; ++i) {
+    const auto type = static_cast<EventType>(i);
+    if (type == EventType::kForget) continue;
+    const std::string name(schemas::EventTypeName(type));
+    table.push_back({"learner.weight." + name, T::kFloat, 0, 100, {},
+                     "learner.isgd.event_weights[" + name + "]",
+                     [i](Settings& s) -> FieldRef { return &s.learner.isgd.event_weights[i]; },
+                     WeightMeaning(type)});
+  }
+  const std::vector<ConfigKey> rest = {
+      {"baselines.popularity_decay.half_life", T::kDuration, 1, 3650 * kDayMs, {},
+       STREAMREC_FIELD(learner.popularity_decay.half_life_ms),
+       "Half-life of an event's weight in the `popularity-decay` baseline, in event time."},
+      {"baselines.item_knn.history", T::kInt, 1, 100000, {},
+       STREAMREC_FIELD(learner.item_knn.history),
+       "Most recent items of a user that a new item co-occurs with in `item-knn`."},
+      {"baselines.item_knn.query_items", T::kInt, 1, 100000, {},
+       STREAMREC_FIELD(learner.item_knn.query_items),
+       "Most recent items of a user whose neighbours score a ranking in `item-knn`."},
+      {"state.dir", T::kString, 0, 0, {},
+       STREAMREC_FIELD(state.dir),
+       "Directory of the RocksDB feature store."},
+      {"state.sync", T::kBool, 0, 0, {},
+       STREAMREC_FIELD(state.sync),
+       "fsync the write-ahead log on every batch (survives power loss, not only kill -9)."},
+      {"log.level", T::kString, 0, 0, {"trace", "debug", "info", "warn", "error", "off"},
+       STREAMREC_FIELD(log.level),
+       "Level of every logger; logs go to stderr."},
+      {"serving.top_n", T::kInt, 1, 1000, {},
+       STREAMREC_FIELD(serving.top_n),
+       "Length of each published recommendation list."},
+      {"http.listen", T::kString, 0, 0, {},
+       STREAMREC_FIELD(http.listen),
+       "host:port the HTTP server binds (loopback by default)."},
+      {"kafka.bootstrap.servers", T::kString, 0, 0, {},
+       STREAMREC_FIELD(kafka.bootstrap_servers),
+       "Kafka brokers to connect to. Every kafka.* key goes to librdkafka verbatim."},
+      {"kafka.group.id", T::kString, 0, 0, {},
+       STREAMREC_FIELD(kafka.group_id),
+       "Consumer group of `streamrec run`."},
+  };
+  table.insert(table.end(), rest.begin(), rest.end());
+  return table;
+}
+// clang-format on
+
+#undef STREAMREC_FIELD
+
+}  // namespace
+
+const std::vector<ConfigKey>& ConfigTable() {
+  static const std::vector<ConfigKey> kTable = BuildTable();
+  return kTable;
+}
+
+}  // namespace streamrec::apps
