@@ -1,0 +1,203 @@
+#pragma once
+
+// FeatureStore: the RocksDB store that makes the in-memory model durable.
+//
+// The learner's model is pure memory (online_learner/); after each consumed
+// batch the pipeline collects what changed into a StoreBatch and writes it
+// here with Write(): one RocksDB WriteBatch holding the changed user and item
+// rows, the sampler ring, forgotten users, pending users and the next offset
+// of every partition in the batch. Offsets and state therefore never disagree:
+// a restart seeks to the stored offsets and finds exactly the state they
+// describe. On start, LoadModel() rebuilds the model and its id maps.
+//
+// Column families (state/README.md has the full key layout and record formats):
+//   users    external user id  -> StoredUser   (index + UserRow)
+//   items    external item id  -> StoredItem   (index + ItemRow)
+//   ids      "next_index"      -> IndexLimits  (index high-water marks)
+//   offsets  topic + partition -> next offset
+//   meta     format version, fingerprint, sampler ring, consumed source, batch seq
+//   pending  external user id  -> PendingEntry (list not yet published)
+//
+// Lifecycle: Open() a directory (creating it when allowed), use, destroy. The
+// directory is locked while open: one process at a time (read_only opens may
+// coexist with a writer).
+// Thread-safety: every method may be called from any thread; Write() and
+// Checkpoint() calls are serialised internally. Nothing throws.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "streamrec/base/ids.h"
+#include "streamrec/base/status.h"
+#include "streamrec/online_learner/id_map.h"
+#include "streamrec/online_learner/isgd_model.h"
+#include "streamrec/state/records.h"
+
+namespace streamrec::state {
+
+// Version of the store's layout (column families, keys), kept in meta. A
+// store with a larger version was written by a newer build and is refused.
+inline constexpr uint32_t kStoreFormatVersion = 1;
+
+struct StoreOptions {
+  // Directory of the store (config key state.dir). Required.
+  std::string dir;
+  // Create the directory and an empty store when none exists.
+  // Default: true.
+  bool create_if_missing = true;
+  // Open without taking the lock and refuse writes: for `inspect` and digests
+  // next to a running pipeline. Implies create_if_missing = false.
+  // Default: false.
+  bool read_only = false;
+  // The structural keys the store is bound to. Opening an existing store with
+  // a different fingerprint fails with a message naming what differs.
+  // Default: dim 64, id scheme "string-v1".
+  Fingerprint fingerprint;
+  // fsync the write-ahead log on every Write(). With false, a write is in the
+  // OS page cache when Write() returns: a process crash (even kill -9) loses
+  // nothing, a machine crash or power cut may lose the last batches. Because
+  // offsets live in the same batch as the state, a lost batch is simply
+  // consumed again: state and offsets never disagree either way.
+  // Default: false.
+  bool sync = false;
+  // Shared LRU block cache for reads (inspect, LoadModel, pending).
+  // Default: 32 MiB.
+  size_t block_cache_bytes = 32u << 20;
+};
+
+// One consumed batch's changes, written atomically by FeatureStore::Write().
+// Within a batch, erasures and pending clears apply first and everything else
+// after, so a user forgotten and then seen again in the same batch ends up
+// with its new state.
+struct StoreBatch {
+  struct UserPut {
+    std::string id;
+    StoredUser user;
+  };
+  struct ItemPut {
+    std::string id;
+    StoredItem item;
+  };
+  struct PendingAdd {
+    std::string user_id;
+    int64_t event_ts_ms = 0;  // event time of the user's newest event in the batch
+  };
+  // Deletes the pending entry of `user_id` unless a batch newer than
+  // `up_to_batch_seq` touched the user again since (so a publish of an older
+  // list never clears a newer touch).
+  struct PendingClear {
+    std::string user_id;
+    uint64_t up_to_batch_seq = 0;
+  };
+  struct OffsetPut {
+    std::string topic;
+    PartitionId partition;
+    KafkaOffset next;  // the next offset to consume
+  };
+
+  std::vector<UserPut> users;
+  std::vector<ItemPut> items;
+  std::optional<online_learner::SamplerRow> sampler;
+  std::optional<IndexLimits> index_limits;
+  // Forgotten users: their users and pending keys are deleted.
+  std::vector<std::string> erased_users;
+  std::vector<PendingAdd> pending_adds;
+  std::vector<PendingClear> pending_clears;
+  std::vector<OffsetPut> offsets;
+  // Identity of the consumed source (e.g. broker cluster id + topic), set by
+  // the pipeline so a store reused against another source is detected.
+  std::optional<std::string> source;
+};
+
+// Appends the model's changes since the last call to `batch`: every dirty
+// user and item with its external id (rows whose id was erased from the map,
+// i.e. forgotten users, are skipped: the caller lists them in
+// batch.erased_users), the sampler ring if it changed, and the id maps'
+// index limits. Clears the model's dirty marks.
+void AppendModelChanges(online_learner::IsgdModel& model, const online_learner::IdMap& user_ids,
+                        const online_learner::IdMap& item_ids, StoreBatch& batch);
+
+struct PendingUser {
+  std::string user_id;
+  PendingEntry entry;
+};
+
+// A digest of a store's logical content: equal content gives equal digests,
+// whatever the write history or compaction. Each digest is 32 hex digits
+// (two independent 64-bit hashes) over every key and value, in key order.
+struct StoreDigest {
+  // users, items, ids and the model records of meta (the sampler): what
+  // `evaluate --state` and the streaming pipeline must agree on.
+  std::string model;
+  // The offsets column family.
+  std::string offsets;
+  // model and offsets together.
+  std::string all;
+  // Keys per column family (pending and meta included, though not digested:
+  // pending is transient, and meta's other keys describe the store, not the model).
+  struct Counts {
+    uint64_t users = 0, items = 0, ids = 0, offsets = 0, meta = 0, pending = 0;
+  } counts;
+};
+
+class FeatureStore {
+ public:
+  // Opens (or creates) the store at options.dir. Fails with a message naming
+  // the path when the directory is not a streamrec store, cannot be created
+  // or locked, or was made with another fingerprint or a newer format.
+  [[nodiscard]] static Result<std::unique_ptr<FeatureStore>> Open(const StoreOptions& options);
+
+  ~FeatureStore();
+  FeatureStore(const FeatureStore&) = delete;
+  FeatureStore& operator=(const FeatureStore&) = delete;
+
+  const std::string& dir() const;
+  const Fingerprint& fingerprint() const;
+
+  // Applies `batch` as one atomic WriteBatch (all or nothing, even across
+  // kill -9) and returns its batch sequence number, which stamps its pending
+  // entries. The batch is validated first (non-empty ids, factor counts,
+  // finite values, indices below the index limits, offsets >= 0); an invalid
+  // batch writes nothing.
+  [[nodiscard]] Result<uint64_t> Write(const StoreBatch& batch);
+
+  // Rebuilds a freshly constructed model and empty id maps from the store:
+  // ids at their stored indices, every row, the sampler ring and the index
+  // limits. The model's dimension must be the store's. Afterwards nothing in
+  // the model is dirty. References to item indices are checked, so corrupt
+  // records give Corruption, not an out-of-range index inside the model. On
+  // error the model and maps hold part of the store: discard them.
+  [[nodiscard]] Status LoadModel(online_learner::IsgdModel& model, online_learner::IdMap& user_ids,
+                                 online_learner::IdMap& item_ids) const;
+
+  // One record, for `inspect`; NotFound when absent.
+  [[nodiscard]] Result<StoredUser> ReadUser(std::string_view user_id) const;
+  [[nodiscard]] Result<StoredItem> ReadItem(std::string_view item_id) const;
+
+  // The stored next offset of every partition of `topic` (empty for a new store).
+  [[nodiscard]] Result<std::map<PartitionId, KafkaOffset>> ReadOffsets(std::string_view topic) const;
+
+  // Users whose lists are owed, in user id order.
+  [[nodiscard]] Result<std::vector<PendingUser>> ReadPending() const;
+
+  // The consumed source's identity, if one was recorded.
+  [[nodiscard]] Result<std::optional<std::string>> ReadSource() const;
+
+  [[nodiscard]] Result<StoreDigest> Digest() const;
+
+  // Writes a consistent copy of the whole store (state and offsets from the
+  // same batch) to `target_dir`, which must not exist. SST files are
+  // hard-linked when on the same filesystem. The copy opens as a store.
+  [[nodiscard]] Status Checkpoint(const std::string& target_dir);
+
+ private:
+  struct Impl;
+  explicit FeatureStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace streamrec::state

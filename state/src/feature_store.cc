@@ -1,0 +1,778 @@
+#include "streamrec/state/feature_store.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+#include <unordered_set>
+#include <utility>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include "streamrec/base/logging.h"
+#include "digest.h"
+#include "keys.h"
+#include "rocksdb_status.h"
+
+namespace streamrec::state {
+
+using internal::FromRocks;
+namespace fs = std::filesystem;
+
+namespace {
+
+enum Cf : size_t { kUsers = 0, kItems, kIds, kOffsets, kMeta, kPending, kNumCfs };
+static_assert(internal::kColumnFamilies.size() == kNumCfs);
+
+rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+rocksdb::CompressionType ChooseCompression() {
+  // LZ4 is cheap on the learner's write path; the float vectors barely
+  // compress, but keys and item index lists do. Fall back to none if this
+  // librocksdb was built without it.
+  const auto supported = rocksdb::GetSupportedCompressions();
+  return std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end()
+             ? rocksdb::kLZ4Compression
+             : rocksdb::kNoCompression;
+}
+
+rocksdb::DBOptions MakeDbOptions(bool create) {
+  rocksdb::DBOptions db;
+  db.create_if_missing = create;
+  // Only a store we create gets our column families made for it; an
+  // existing directory must already have them (checked before opening), so a
+  // foreign RocksDB is never silently turned into a streamrec store.
+  db.create_missing_column_families = create;
+  db.paranoid_checks = true;
+  // Two cores on the reference machine: one flush and one compaction.
+  db.max_background_jobs = 2;
+  // All column families share one memtable budget. The small ones (offsets,
+  // meta, ids) are written every batch, so an unflushed one would pin old WAL
+  // files; capping the WAL makes RocksDB flush them and recycle the log.
+  db.db_write_buffer_size = size_t{64} << 20;
+  db.max_total_wal_size = uint64_t{128} << 20;
+  // RocksDB's own LOG files: keep a few small ones for post-mortems.
+  db.max_log_file_size = size_t{4} << 20;
+  db.keep_log_file_num = 3;
+  return db;
+}
+
+rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::shared_ptr<rocksdb::Cache>& cache,
+                                           rocksdb::CompressionType compression) {
+  rocksdb::ColumnFamilyOptions o;
+  // Level compaction (the default) with dynamic level sizes keeps space
+  // amplification near 1.1x for a store that is mostly overwrites of the
+  // same keys.
+  o.compaction_style = rocksdb::kCompactionStyleLevel;
+  o.level_compaction_dynamic_level_bytes = true;
+  o.compression = compression;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  const bool point_lookups =
+      cf == internal::kCfUsers || cf == internal::kCfItems || cf == internal::kCfPending;
+  if (point_lookups) {
+    // inspect, ReadUser/ReadItem and the conditional pending clears are
+    // point lookups, often of absent keys: a 10 bits/key Bloom filter (~1%
+    // false positives) answers most misses without reading a block.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.whole_key_filtering = true;
+    o.write_buffer_size = size_t{16} << 20;
+  } else {
+    // ids, offsets and meta hold a handful of keys.
+    o.write_buffer_size = size_t{1} << 20;
+  }
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return o;
+}
+
+bool IsDirNonEmpty(const fs::path& dir) {
+  std::error_code ec;
+  return fs::directory_iterator(dir, ec) != fs::directory_iterator();
+}
+
+// The read view of one call: a snapshot, so multi-CF reads (LoadModel,
+// Digest) see one batch boundary even while Write() runs on another thread.
+class SnapshotRead {
+ public:
+  explicit SnapshotRead(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {
+    options_.snapshot = snapshot_;
+  }
+  ~SnapshotRead() { db_->ReleaseSnapshot(snapshot_); }
+  SnapshotRead(const SnapshotRead&) = delete;
+  SnapshotRead& operator=(const SnapshotRead&) = delete;
+  const rocksdb::ReadOptions& options() const { return options_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+  rocksdb::ReadOptions options_;
+};
+
+}  // namespace
+
+struct FeatureStore::Impl {
+  StoreOptions options;
+  std::shared_ptr<rocksdb::Cache> cache;
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // by Cf
+  rocksdb::WriteOptions write_options;
+
+  std::mutex write_mu;  // serialises Write() and Checkpoint()
+  uint64_t batch_seq = 0;  // last written batch; guarded by write_mu
+  IndexLimits limits;      // as stored; guarded by write_mu
+
+  ~Impl() {
+    if (db == nullptr) return;
+    for (auto* h : handles) {
+      db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+    // Every batch is already in the WAL, so a failed close loses nothing;
+    // it is logged rather than reported because destructors cannot fail.
+    const rocksdb::Status s = db->Close();
+    if (!s.ok()) Logger(kLogState)->warn("closing store at {}: {}", options.dir, s.ToString());
+    delete db;
+  }
+
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[c]; }
+
+  // A value at `key`, or nullopt when absent.
+  Result<std::optional<std::string>> Get(const rocksdb::ReadOptions& ro, Cf c, std::string_view key) const {
+    std::string value;
+    const rocksdb::Status s = db->Get(ro, cf(c), ToSlice(key), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) {
+      return FromRocks(s, fmt::format("reading {} '{}' from store at {}", internal::kColumnFamilies[c],
+                                      PrintableKey(key), options.dir));
+    }
+    return std::optional<std::string>(std::move(value));
+  }
+
+  // Calls fn(key, value) -> Status for every key of `c` in key order,
+  // stopping at the first error.
+  template <typename Fn>
+  Status Scan(const rocksdb::ReadOptions& ro, Cf c, Fn&& fn) const {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(c)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      STREAMREC_RETURN_IF_ERROR(fn(ToView(it->key()), ToView(it->value())));
+    }
+    return FromRocks(it->status(), fmt::format("scanning {} in store at {}", internal::kColumnFamilies[c],
+                                               options.dir));
+  }
+
+  Result<bool> AllEmpty() const {
+    for (size_t c = 0; c < kNumCfs; ++c) {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[c]));
+      it->SeekToFirst();
+      if (it->Valid()) return false;
+      STREAMREC_RETURN_IF_ERROR(FromRocks(it->status(), fmt::format("reading store at {}", options.dir)));
+    }
+    return true;
+  }
+
+  Status Initialize();
+  Status CheckMeta();
+  Status ValidateBatch(const StoreBatch& batch, const IndexLimits& limits, std::vector<std::string>* users,
+                       std::vector<std::string>* items, std::optional<std::string>* sampler) const;
+};
+
+namespace {
+
+// Makes sure options.dir is a directory we may open as a store and says
+// whether it already holds one.
+Result<bool> PrepareDir(const StoreOptions& options) {
+  const fs::path dir(options.dir);
+  std::error_code ec;
+  const auto st = fs::status(dir, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return Status::IoError(fmt::format("cannot access store directory {}: {}", options.dir, ec.message()));
+  }
+  if (!fs::exists(st)) {
+    if (options.read_only || !options.create_if_missing) {
+      return Status::NotFound(fmt::format("no store at {} (the directory does not exist)", options.dir));
+    }
+    fs::create_directories(dir, ec);
+    if (ec) {
+      return Status::IoError(fmt::format("cannot create store directory {}: {}", options.dir, ec.message()));
+    }
+    return false;
+  }
+  if (!fs::is_directory(st)) {
+    return Status::FailedPrecondition(
+        fmt::format("{} is not a directory, so it cannot hold a store; set state.dir to a directory", options.dir));
+  }
+  if (fs::exists(dir / "CURRENT", ec)) return true;
+  if (IsDirNonEmpty(dir)) {
+    return Status::FailedPrecondition(
+        fmt::format("{} is not a streamrec store (it holds other files and no RocksDB database); "
+                    "use an empty or new state.dir",
+                    options.dir));
+  }
+  if (options.read_only || !options.create_if_missing) {
+    return Status::NotFound(fmt::format("no store at {} (the directory is empty)", options.dir));
+  }
+  return false;
+}
+
+// An existing database must have exactly our column families (plus RocksDB's
+// "default"), else it belongs to something else.
+Status CheckColumnFamilies(const StoreOptions& options) {
+  std::vector<std::string> names;
+  const rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.dir, &names);
+  STREAMREC_RETURN_IF_ERROR(FromRocks(s, fmt::format("reading column families of store at {}", options.dir)));
+  std::vector<std::string_view> missing;
+  for (std::string_view cf : internal::kColumnFamilies) {
+    if (std::find(names.begin(), names.end(), cf) == names.end()) missing.push_back(cf);
+  }
+  if (missing.size() == internal::kColumnFamilies.size()) {
+    return Status::FailedPrecondition(
+        fmt::format("{} holds a RocksDB database that is not a streamrec store (no '{}' column family); "
+                    "use another state.dir",
+                    options.dir, internal::kCfMeta));
+  }
+  if (!missing.empty()) {
+    return Status::Corruption(fmt::format("store at {} is damaged or foreign: column families {} are missing",
+                                          options.dir, fmt::join(missing, ", ")));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status FeatureStore::Impl::Initialize() {
+  rocksdb::WriteBatch wb;
+  const std::string format = EncodeCounter(kStoreFormatVersion);
+  const std::string fingerprint = EncodeFingerprint(options.fingerprint);
+  STREAMREC_RETURN_IF_ERROR(FromRocks(wb.Put(cf(kMeta), ToSlice(internal::kMetaFormatVersion), format), "init"));
+  STREAMREC_RETURN_IF_ERROR(FromRocks(wb.Put(cf(kMeta), ToSlice(internal::kMetaFingerprint), fingerprint), "init"));
+  // Synced whatever options.sync says: creation is rare, and a store must
+  // never exist on disk without its fingerprint.
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  STREAMREC_RETURN_IF_ERROR(
+      FromRocks(db->Write(wo, &wb), fmt::format("initialising new store at {}", options.dir)));
+  Logger(kLogState)->info("created store at {} (dim {}, id scheme {})", options.dir, options.fingerprint.dim,
+                          options.fingerprint.id_scheme);
+  return Status::Ok();
+}
+
+Status FeatureStore::Impl::CheckMeta() {
+  const rocksdb::ReadOptions ro;
+  auto format = Get(ro, kMeta, internal::kMetaFormatVersion);
+  if (!format.ok()) return format.status();
+  if (!format->has_value()) {
+    // Column families exist but meta was never written: a creation that was
+    // interrupted. Safe to finish only if nothing else was written either.
+    auto empty = AllEmpty();
+    if (!empty.ok()) return empty.status();
+    if (!*empty) {
+      return Status::Corruption(
+          fmt::format("store at {} has data but no format record in meta; it is damaged", options.dir));
+    }
+    if (options.read_only) {
+      return Status::FailedPrecondition(fmt::format("store at {} was never initialised", options.dir));
+    }
+    return Initialize();
+  }
+  auto version = DecodeCounter(internal::kMetaFormatVersion, **format);
+  if (!version.ok()) return version.status().WithContext(fmt::format("store at {}", options.dir));
+  if (*version > kStoreFormatVersion) {
+    return Status::FailedPrecondition(
+        fmt::format("store at {} has format version {}, this build reads up to {}; use a newer streamrec "
+                    "or a new state.dir",
+                    options.dir, *version, kStoreFormatVersion));
+  }
+  if (*version == 0) {
+    return Status::Corruption(fmt::format("store at {} has format version 0", options.dir));
+  }
+
+  auto raw = Get(ro, kMeta, internal::kMetaFingerprint);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) {
+    return Status::Corruption(fmt::format("store at {} has no fingerprint in meta; it is damaged", options.dir));
+  }
+  auto stored = DecodeFingerprint(internal::kMetaFingerprint, **raw);
+  if (!stored.ok()) return stored.status().WithContext(fmt::format("store at {}", options.dir));
+  const Fingerprint& want = options.fingerprint;
+  std::vector<std::string> differences;
+  std::string fixes = "use a new state.dir";
+  if (stored->dim != want.dim) {
+    differences.push_back(fmt::format("learner.dim={}, config says {}", stored->dim, want.dim));
+    fixes += fmt::format(" or --set learner.dim={}", stored->dim);
+  }
+  if (stored->id_scheme != want.id_scheme) {
+    differences.push_back(
+        fmt::format("id scheme '{}', this build uses '{}'", stored->id_scheme, want.id_scheme));
+  }
+  if (!differences.empty()) {
+    return Status::FailedPrecondition(fmt::format("store at {} was made with {}; {}", options.dir,
+                                                  fmt::join(differences, " and "), fixes));
+  }
+
+  auto seq = Get(ro, kMeta, internal::kMetaBatchSeq);
+  if (!seq.ok()) return seq.status();
+  if (seq->has_value()) {
+    auto decoded = DecodeCounter(internal::kMetaBatchSeq, **seq);
+    if (!decoded.ok()) return decoded.status().WithContext(fmt::format("store at {}", options.dir));
+    batch_seq = *decoded;
+  }
+  auto limits_raw = Get(ro, kIds, internal::kIdsNextIndex);
+  if (!limits_raw.ok()) return limits_raw.status();
+  if (limits_raw->has_value()) {
+    auto decoded = DecodeIndexLimits(internal::kIdsNextIndex, **limits_raw);
+    if (!decoded.ok()) return decoded.status().WithContext(fmt::format("store at {}", options.dir));
+    limits = *decoded;
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const StoreOptions& options) {
+  if (options.dir.empty()) return Status::InvalidArgument("state.dir is empty: set it to the store's directory");
+  if (options.fingerprint.dim == 0) return Status::InvalidArgument("learner.dim must be positive");
+  auto exists = PrepareDir(options);
+  if (!exists.ok()) return exists.status();
+  if (*exists) STREAMREC_RETURN_IF_ERROR(CheckColumnFamilies(options));
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  impl->write_options.sync = options.sync;
+  // WAL stays on: it is what makes an acknowledged batch survive kill -9.
+  impl->write_options.disableWAL = false;
+
+  const auto compression = ChooseCompression();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                           MakeCfOptions(rocksdb::kDefaultColumnFamilyName, impl->cache, compression));
+  for (std::string_view cf : internal::kColumnFamilies) {
+    descriptors.emplace_back(std::string(cf), MakeCfOptions(cf, impl->cache, compression));
+  }
+  const rocksdb::DBOptions db_options = MakeDbOptions(!*exists);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  const rocksdb::Status s =
+      options.read_only ? rocksdb::DB::OpenForReadOnly(db_options, options.dir, descriptors, &handles, &impl->db)
+                        : rocksdb::DB::Open(db_options, options.dir, descriptors, &handles, &impl->db);
+  STREAMREC_RETURN_IF_ERROR(FromRocks(s, fmt::format("opening store at {}", options.dir)));
+  // RocksDB requires the default family to be opened; nothing is stored in
+  // it, so its handle is released at once.
+  impl->db->DestroyColumnFamilyHandle(handles.front()).PermitUncheckedError();
+  impl->handles.assign(handles.begin() + 1, handles.end());
+
+  STREAMREC_RETURN_IF_ERROR(impl->CheckMeta());
+  Logger(kLogState)->debug("opened store at {} (batch {}, {} users, {} items ever)", options.dir,
+                           impl->batch_seq, impl->limits.next_user, impl->limits.next_item);
+  return std::unique_ptr<FeatureStore>(new FeatureStore(std::move(impl)));
+}
+
+FeatureStore::FeatureStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FeatureStore::~FeatureStore() = default;
+
+const std::string& FeatureStore::dir() const { return impl_->options.dir; }
+const Fingerprint& FeatureStore::fingerprint() const { return impl_->options.fingerprint; }
+
+Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLimits& new_limits,
+                                         std::vector<std::string>* users, std::vector<std::string>* items,
+                                         std::optional<std::string>* sampler) const {
+  const uint32_t dim = options.fingerprint.dim;
+  if (new_limits.next_user < limits.next_user || new_limits.next_item < limits.next_item) {
+    return Status::InvalidArgument(fmt::format(
+        "index limits may only grow (stored users {} items {}, batch users {} items {})", limits.next_user,
+        limits.next_item, new_limits.next_user, new_limits.next_item));
+  }
+  for (const auto& put : batch.users) {
+    const std::string what = fmt::format("user '{}'", PrintableKey(put.id));
+    if (put.id.empty()) return Status::InvalidArgument("a user put has an empty id");
+    if (put.user.index.value() >= new_limits.next_user) {
+      return Status::InvalidArgument(fmt::format("{}: index {} is not below the user index limit {}", what,
+                                                 put.user.index.value(), new_limits.next_user));
+    }
+    for (uint32_t i : put.user.row.recent_items) {
+      if (i >= new_limits.next_item) {
+        return Status::InvalidArgument(fmt::format("{}: recent item {} is not below the item index limit {}",
+                                                   what, i, new_limits.next_item));
+      }
+    }
+    for (uint32_t i : put.user.row.seen_items) {
+      if (i >= new_limits.next_item) {
+        return Status::InvalidArgument(fmt::format("{}: seen item {} is not below the item index limit {}",
+                                                   what, i, new_limits.next_item));
+      }
+    }
+    auto encoded = EncodeUser(put.user, dim);
+    if (!encoded.ok()) return encoded.status().WithContext(what);
+    users->push_back(std::move(*encoded));
+  }
+  for (const auto& put : batch.items) {
+    const std::string what = fmt::format("item '{}'", PrintableKey(put.id));
+    if (put.id.empty()) return Status::InvalidArgument("an item put has an empty id");
+    if (put.item.index.value() >= new_limits.next_item) {
+      return Status::InvalidArgument(fmt::format("{}: index {} is not below the item index limit {}", what,
+                                                 put.item.index.value(), new_limits.next_item));
+    }
+    auto encoded = EncodeItem(put.item, dim);
+    if (!encoded.ok()) return encoded.status().WithContext(what);
+    items->push_back(std::move(*encoded));
+  }
+  if (batch.sampler) {
+    for (uint32_t i : batch.sampler->ring) {
+      if (i >= new_limits.next_item) {
+        return Status::InvalidArgument(
+            fmt::format("sampler: item {} is not below the item index limit {}", i, new_limits.next_item));
+      }
+    }
+    auto encoded = EncodeSampler(*batch.sampler);
+    if (!encoded.ok()) return encoded.status();
+    *sampler = std::move(*encoded);
+  }
+  std::unordered_set<std::string_view> erased;
+  for (const auto& id : batch.erased_users) {
+    if (id.empty()) return Status::InvalidArgument("an erased user has an empty id");
+    erased.insert(id);
+  }
+  std::unordered_set<std::string_view> put_users;
+  for (const auto& put : batch.users) put_users.insert(put.id);
+  for (const auto& add : batch.pending_adds) {
+    if (add.user_id.empty()) return Status::InvalidArgument("a pending user has an empty id");
+    // A forgotten user must leave no key behind; a pending entry is only
+    // legitimate if the user came back (has a row) in this same batch.
+    if (erased.contains(add.user_id) && !put_users.contains(add.user_id)) {
+      return Status::InvalidArgument(fmt::format("user '{}' is forgotten in this batch but marked pending",
+                                                 PrintableKey(add.user_id)));
+    }
+  }
+  for (const auto& clear : batch.pending_clears) {
+    if (clear.user_id.empty()) return Status::InvalidArgument("a pending clear has an empty id");
+  }
+  for (const auto& off : batch.offsets) {
+    if (off.topic.empty() || off.topic.size() > internal::kMaxTopicBytes) {
+      return Status::InvalidArgument(fmt::format("offset topic must have 1 to {} bytes", internal::kMaxTopicBytes));
+    }
+    if (off.partition.value() < 0 || off.next.value() < 0) {
+      return Status::InvalidArgument(fmt::format("offset {}[{}] = {}: partition and offset must be >= 0",
+                                                 off.topic, off.partition.value(), off.next.value()));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
+  Impl& m = *impl_;
+  if (m.options.read_only) {
+    return Status::FailedPrecondition(fmt::format("store at {} is open read-only", m.options.dir));
+  }
+  std::lock_guard lock(m.write_mu);
+  const IndexLimits new_limits = batch.index_limits.value_or(m.limits);
+  std::vector<std::string> users, items;
+  std::optional<std::string> sampler;
+  STREAMREC_RETURN_IF_ERROR(m.ValidateBatch(batch, new_limits, &users, &items, &sampler));
+  const uint64_t seq = m.batch_seq + 1;
+
+  // WriteBatch::Put/Delete only fail on oversized batches; any such status
+  // is carried to the final check through `s`.
+  rocksdb::WriteBatch wb;
+  rocksdb::Status s;
+  auto keep = [&s](rocksdb::Status next) {
+    if (s.ok()) s = std::move(next);
+  };
+  // Deletions first, so anything put below (a user forgotten and seen again
+  // in this batch) survives.
+  for (const auto& id : batch.erased_users) {
+    keep(wb.Delete(m.cf(kUsers), ToSlice(id)));
+    keep(wb.Delete(m.cf(kPending), ToSlice(id)));
+  }
+  // Holding write_mu makes this read-then-delete atomic with respect to
+  // other batches: no batch can re-touch the user in between.
+  for (const auto& clear : batch.pending_clears) {
+    auto current = m.Get(rocksdb::ReadOptions(), kPending, clear.user_id);
+    if (!current.ok()) return current.status();
+    if (!current->has_value()) continue;
+    auto entry = DecodePending(clear.user_id, **current);
+    if (!entry.ok()) return entry.status();
+    if (entry->batch_seq <= clear.up_to_batch_seq) keep(wb.Delete(m.cf(kPending), ToSlice(clear.user_id)));
+  }
+  for (size_t k = 0; k < batch.users.size(); ++k) keep(wb.Put(m.cf(kUsers), ToSlice(batch.users[k].id), users[k]));
+  for (size_t k = 0; k < batch.items.size(); ++k) keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), items[k]));
+  if (sampler) keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaSampler), *sampler));
+  if (batch.index_limits) keep(wb.Put(m.cf(kIds), ToSlice(internal::kIdsNextIndex), EncodeIndexLimits(new_limits)));
+  if (batch.source) keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaSource), EncodeString(*batch.source)));
+  for (const auto& add : batch.pending_adds) {
+    keep(wb.Put(m.cf(kPending), ToSlice(add.user_id), EncodePending({add.event_ts_ms, seq})));
+  }
+  for (const auto& off : batch.offsets) {
+    keep(wb.Put(m.cf(kOffsets), internal::OffsetKey(off.topic, off.partition), EncodeOffset(off.next)));
+  }
+  keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaBatchSeq), EncodeCounter(seq)));
+  if (s.ok()) s = m.db->Write(m.write_options, &wb);
+  STREAMREC_RETURN_IF_ERROR(FromRocks(s, fmt::format("writing batch {} to store at {}", seq, m.options.dir)));
+  m.batch_seq = seq;
+  m.limits = new_limits;
+  return seq;
+}
+
+void AppendModelChanges(online_learner::IsgdModel& model, const online_learner::IdMap& user_ids,
+                        const online_learner::IdMap& item_ids, StoreBatch& batch) {
+  for (UserIndex u : model.TakeDirtyUsers()) {
+    const std::string_view id = user_ids.Name(u.value());
+    // An erased name is a forgotten user: its key is deleted, not rewritten.
+    if (id.empty()) continue;
+    batch.users.push_back({std::string(id), {u, model.ExportUser(u)}});
+  }
+  for (ItemIndex i : model.TakeDirtyItems()) {
+    const std::string_view id = item_ids.Name(i.value());
+    if (id.empty()) continue;
+    batch.items.push_back({std::string(id), {i, model.ExportItem(i)}});
+  }
+  if (model.TakeSamplerDirty()) batch.sampler = model.ExportSampler();
+  batch.index_limits = IndexLimits{user_ids.size(), item_ids.size()};
+}
+
+Status FeatureStore::LoadModel(online_learner::IsgdModel& model, online_learner::IdMap& user_ids,
+                               online_learner::IdMap& item_ids) const {
+  const Impl& m = *impl_;
+  const uint32_t dim = m.options.fingerprint.dim;
+  if (model.options().dim < 0 || static_cast<uint32_t>(model.options().dim) != dim) {
+    return Status::FailedPrecondition(fmt::format("the model has learner.dim={}, the store at {} has {}",
+                                                  model.options().dim, m.options.dir, dim));
+  }
+  if (model.NumUsers() != 0 || model.NumItems() != 0 || user_ids.size() != 0 || item_ids.size() != 0) {
+    return Status::FailedPrecondition("LoadModel needs a fresh model and empty id maps");
+  }
+  const SnapshotRead snap(m.db);
+  const auto& ro = snap.options();
+  const std::string where = fmt::format("loading store at {}", m.options.dir);
+
+  IndexLimits limits;
+  auto limits_raw = m.Get(ro, kIds, internal::kIdsNextIndex);
+  if (!limits_raw.ok()) return limits_raw.status();
+  if (limits_raw->has_value()) {
+    auto decoded = DecodeIndexLimits(internal::kIdsNextIndex, **limits_raw);
+    if (!decoded.ok()) return decoded.status().WithContext(where);
+    limits = *decoded;
+  }
+  auto bad_ref = [&](std::string_view cf, std::string_view key, std::string_view field, uint32_t value,
+                     uint32_t limit) {
+    return Status::Corruption(fmt::format("{}: {} record '{}': {} {} is not below the index limit {}", where, cf,
+                                          PrintableKey(key), field, value, limit));
+  };
+
+  // Items first: user rows and the sampler refer to item indices, which are
+  // checked against the limit so the model never sees an out-of-range one.
+  std::vector<bool> item_taken(limits.next_item);
+  STREAMREC_RETURN_IF_ERROR(m.Scan(ro, kItems, [&](std::string_view key, std::string_view value) -> Status {
+    auto item = DecodeItem(key, value, dim);
+    if (!item.ok()) return item.status().WithContext(where);
+    const uint32_t i = item->index.value();
+    if (key.empty()) return Status::Corruption(fmt::format("{}: an item has an empty id", where));
+    if (i >= limits.next_item) return bad_ref("items", key, "index", i, limits.next_item);
+    if (item_taken[i]) {
+      return Status::Corruption(
+          fmt::format("{}: items record '{}': index {} is used twice", where, PrintableKey(key), i));
+    }
+    item_taken[i] = true;
+    item_ids.Restore(key, i);
+    model.ImportItem(item->index, item->row);
+    return Status::Ok();
+  }));
+
+  std::vector<bool> user_taken(limits.next_user);
+  STREAMREC_RETURN_IF_ERROR(m.Scan(ro, kUsers, [&](std::string_view key, std::string_view value) -> Status {
+    auto user = DecodeUser(key, value, dim);
+    if (!user.ok()) return user.status().WithContext(where);
+    const uint32_t u = user->index.value();
+    if (key.empty()) return Status::Corruption(fmt::format("{}: a user has an empty id", where));
+    if (u >= limits.next_user) return bad_ref("users", key, "index", u, limits.next_user);
+    if (user_taken[u]) {
+      return Status::Corruption(
+          fmt::format("{}: users record '{}': index {} is used twice", where, PrintableKey(key), u));
+    }
+    for (uint32_t i : user->row.recent_items) {
+      if (i >= limits.next_item) return bad_ref("users", key, "recent item", i, limits.next_item);
+    }
+    for (uint32_t i : user->row.seen_items) {
+      if (i >= limits.next_item) return bad_ref("users", key, "seen item", i, limits.next_item);
+    }
+    user_taken[u] = true;
+    user_ids.Restore(key, u);
+    model.ImportUser(user->index, user->row);
+    return Status::Ok();
+  }));
+
+  auto sampler_raw = m.Get(ro, kMeta, internal::kMetaSampler);
+  if (!sampler_raw.ok()) return sampler_raw.status();
+  if (sampler_raw->has_value()) {
+    auto sampler = DecodeSampler(internal::kMetaSampler, **sampler_raw);
+    if (!sampler.ok()) return sampler.status().WithContext(where);
+    for (uint32_t i : sampler->ring) {
+      if (i >= limits.next_item) return bad_ref("meta", internal::kMetaSampler, "item", i, limits.next_item);
+    }
+    model.ImportSampler(*sampler);
+  }
+
+  // Restore each id map's size (IdMap::size(), the next index it hands out)
+  // even when its largest indices belong to forgotten users, so a restarted
+  // run numbers new ids exactly as an uninterrupted one. IdMap has no
+  // resize, so an index is claimed with a placeholder and freed again; ""
+  // cannot clash with a real id, since empty ids are never stored.
+  auto restore_size = [](online_learner::IdMap& ids, uint32_t size) {
+    if (ids.size() >= size) return;
+    ids.Restore("", size - 1);
+    ids.Erase("");
+  };
+  restore_size(user_ids, limits.next_user);
+  restore_size(item_ids, limits.next_item);
+
+  // Imports are not changes: the first batch after a restart must hold only
+  // what that batch changed.
+  model.TakeDirtyUsers();
+  model.TakeDirtyItems();
+  (void)model.TakeSamplerDirty();
+  return Status::Ok();
+}
+
+Result<StoredUser> FeatureStore::ReadUser(std::string_view user_id) const {
+  auto raw = impl_->Get(rocksdb::ReadOptions(), kUsers, user_id);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) {
+    return Status::NotFound(fmt::format("no user '{}' in store at {}", PrintableKey(user_id), impl_->options.dir));
+  }
+  return DecodeUser(user_id, **raw, impl_->options.fingerprint.dim);
+}
+
+Result<StoredItem> FeatureStore::ReadItem(std::string_view item_id) const {
+  auto raw = impl_->Get(rocksdb::ReadOptions(), kItems, item_id);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) {
+    return Status::NotFound(fmt::format("no item '{}' in store at {}", PrintableKey(item_id), impl_->options.dir));
+  }
+  return DecodeItem(item_id, **raw, impl_->options.fingerprint.dim);
+}
+
+Result<std::map<PartitionId, KafkaOffset>> FeatureStore::ReadOffsets(std::string_view topic) const {
+  const Impl& m = *impl_;
+  if (topic.empty() || topic.size() > internal::kMaxTopicBytes) {
+    return Status::InvalidArgument(fmt::format("offset topic must have 1 to {} bytes", internal::kMaxTopicBytes));
+  }
+  std::map<PartitionId, KafkaOffset> out;
+  const std::string prefix = internal::OffsetKeyPrefix(topic);
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions(), m.cf(kOffsets)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view key = ToView(it->key());
+    const auto partition = internal::OffsetKeyPartition(key, prefix.size());
+    if (!partition) {
+      return Status::Corruption(fmt::format("offsets key '{}' in store at {} is malformed", PrintableKey(key),
+                                            m.options.dir));
+    }
+    auto next = DecodeOffset(key, ToView(it->value()));
+    if (!next.ok()) return next.status();
+    out.emplace(*partition, *next);
+  }
+  STREAMREC_RETURN_IF_ERROR(FromRocks(it->status(), fmt::format("reading offsets from store at {}", m.options.dir)));
+  return out;
+}
+
+Result<std::vector<PendingUser>> FeatureStore::ReadPending() const {
+  std::vector<PendingUser> out;
+  STREAMREC_RETURN_IF_ERROR(
+      impl_->Scan(rocksdb::ReadOptions(), kPending, [&](std::string_view key, std::string_view value) -> Status {
+        auto entry = DecodePending(key, value);
+        if (!entry.ok()) return entry.status();
+        out.push_back({std::string(key), *entry});
+        return Status::Ok();
+      }));
+  return out;
+}
+
+Result<std::optional<std::string>> FeatureStore::ReadSource() const {
+  auto raw = impl_->Get(rocksdb::ReadOptions(), kMeta, internal::kMetaSource);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<std::string>();
+  auto source = DecodeString(internal::kMetaSource, **raw);
+  if (!source.ok()) return source.status();
+  return std::optional<std::string>(std::move(*source));
+}
+
+Result<StoreDigest> FeatureStore::Digest() const {
+  const Impl& m = *impl_;
+  const SnapshotRead snap(m.db);
+  const auto& ro = snap.options();
+  internal::Hasher128 model, offsets, all;
+  StoreDigest digest;
+  // Every section is framed by its name and closed by its key count, so
+  // moving a key from one family to another changes the digest.
+  auto digest_cf = [&](Cf c, internal::Hasher128& part, uint64_t* count) -> Status {
+    for (auto* h : {&part, &all}) h->UpdateField(internal::kColumnFamilies[c]);
+    STREAMREC_RETURN_IF_ERROR(m.Scan(ro, c, [&](std::string_view key, std::string_view value) -> Status {
+      for (auto* h : {&part, &all}) {
+        h->UpdateField(key);
+        h->UpdateField(value);
+      }
+      ++*count;
+      return Status::Ok();
+    }));
+    for (auto* h : {&part, &all}) h->UpdateU64(*count);
+    return Status::Ok();
+  };
+  STREAMREC_RETURN_IF_ERROR(digest_cf(kUsers, model, &digest.counts.users));
+  STREAMREC_RETURN_IF_ERROR(digest_cf(kItems, model, &digest.counts.items));
+  STREAMREC_RETURN_IF_ERROR(digest_cf(kIds, model, &digest.counts.ids));
+  // Of meta only the model's record: the format, fingerprint, source and
+  // batch sequence describe how the store was written, which differs between
+  // `evaluate --state` (one batch) and the pipeline (many) on the same model.
+  auto sampler = m.Get(ro, kMeta, internal::kMetaSampler);
+  if (!sampler.ok()) return sampler.status();
+  for (auto* h : {&model, &all}) {
+    h->UpdateField(internal::kCfMeta);
+    h->UpdateField(internal::kMetaSampler);
+    h->UpdateField(sampler->value_or(""));
+  }
+  STREAMREC_RETURN_IF_ERROR(digest_cf(kOffsets, offsets, &digest.counts.offsets));
+  auto count_only = [&](Cf c, uint64_t* count) {
+    return m.Scan(ro, c, [&](std::string_view, std::string_view) -> Status {
+      ++*count;
+      return Status::Ok();
+    });
+  };
+  STREAMREC_RETURN_IF_ERROR(count_only(kMeta, &digest.counts.meta));
+  STREAMREC_RETURN_IF_ERROR(count_only(kPending, &digest.counts.pending));
+  digest.model = model.Hex();
+  digest.offsets = offsets.Hex();
+  digest.all = all.Hex();
+  return digest;
+}
+
+Status FeatureStore::Checkpoint(const std::string& target_dir) {
+  Impl& m = *impl_;
+  if (m.options.read_only) {
+    return Status::FailedPrecondition(
+        fmt::format("store at {} is open read-only; a checkpoint needs a writable open", m.options.dir));
+  }
+  std::error_code ec;
+  if (fs::exists(target_dir, ec)) {
+    return Status::InvalidArgument(fmt::format("checkpoint target {} already exists; choose a new path", target_dir));
+  }
+  const fs::path parent = fs::absolute(target_dir, ec).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (ec) return Status::IoError(fmt::format("cannot create {}: {}", parent.string(), ec.message()));
+  // Holding write_mu means no batch is half-way: the checkpoint's offsets
+  // and state are those of one batch boundary.
+  std::lock_guard lock(m.write_mu);
+  rocksdb::Checkpoint* raw = nullptr;
+  STREAMREC_RETURN_IF_ERROR(
+      FromRocks(rocksdb::Checkpoint::Create(m.db, &raw), fmt::format("checkpointing store at {}", m.options.dir)));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0 flushes the memtables first, so the copy is
+  // complete in its SST files and opens without replaying a WAL.
+  return FromRocks(checkpoint->CreateCheckpoint(target_dir, 0),
+                   fmt::format("checkpointing store at {} to {}", m.options.dir, target_dir));
+}
+
+}  // namespace streamrec::state

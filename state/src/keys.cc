@@ -1,0 +1,29 @@
+#include "keys.h"
+
+#include "byte_codec.h"
+
+namespace streamrec::state::internal {
+
+std::string OffsetKeyPrefix(std::string_view topic) {
+  std::string key;
+  ByteWriter w(&key);
+  w.U16Be(static_cast<uint16_t>(topic.size()));
+  w.Bytes(topic);
+  return key;
+}
+
+std::string OffsetKey(std::string_view topic, PartitionId partition) {
+  std::string key = OffsetKeyPrefix(topic);
+  ByteWriter(&key).U32Be(static_cast<uint32_t>(partition.value()));
+  return key;
+}
+
+std::optional<PartitionId> OffsetKeyPartition(std::string_view key, size_t prefix_size) {
+  if (key.size() != prefix_size + 4) return std::nullopt;
+  ByteReader r(key.substr(prefix_size));
+  uint32_t raw = 0;
+  if (!r.U32Be(&raw) || raw > 0x7fffffffu) return std::nullopt;
+  return PartitionId(static_cast<int32_t>(raw));
+}
+
+}  // namespace streamrec::state::internal

@@ -1,0 +1,48 @@
+#pragma once
+
+// The store's column families and keys (state/README.md documents them).
+// Private to state/: callers see only FeatureStore's typed API.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "streamrec/base/ids.h"
+
+namespace streamrec::state::internal {
+
+inline constexpr std::string_view kCfUsers = "users";
+inline constexpr std::string_view kCfItems = "items";
+inline constexpr std::string_view kCfIds = "ids";
+inline constexpr std::string_view kCfOffsets = "offsets";
+inline constexpr std::string_view kCfMeta = "meta";
+inline constexpr std::string_view kCfPending = "pending";
+// Open order; FeatureStore::Impl indexes its handles by this order.
+inline constexpr std::array<std::string_view, 6> kColumnFamilies = {
+    kCfUsers, kCfItems, kCfIds, kCfOffsets, kCfMeta, kCfPending};
+
+// ids
+inline constexpr std::string_view kIdsNextIndex = "next_index";
+// meta
+inline constexpr std::string_view kMetaFormatVersion = "format_version";
+inline constexpr std::string_view kMetaFingerprint = "fingerprint";
+inline constexpr std::string_view kMetaSampler = "sampler";
+inline constexpr std::string_view kMetaSource = "source";
+inline constexpr std::string_view kMetaBatchSeq = "batch_seq";
+
+// Topics are length-prefixed rather than separator-terminated so any topic
+// bytes are unambiguous; the partition is big-endian so a topic's partitions
+// sort numerically and one prefix scan reads them all.
+inline constexpr size_t kMaxTopicBytes = 0xffff;
+
+// u16 big-endian topic length | topic bytes
+std::string OffsetKeyPrefix(std::string_view topic);
+// OffsetKeyPrefix(topic) | i32 big-endian partition (>= 0)
+std::string OffsetKey(std::string_view topic, PartitionId partition);
+// The partition of a key that starts with OffsetKeyPrefix(topic), or nullopt
+// when the rest is not exactly one non-negative big-endian i32.
+std::optional<PartitionId> OffsetKeyPartition(std::string_view key, size_t prefix_size);
+
+}  // namespace streamrec::state::internal

@@ -1,0 +1,460 @@
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "state_test_util.h"
+#include "streamrec/state/feature_store.h"
+#include "support/test_support.h"
+
+namespace streamrec::state {
+namespace {
+
+using streamrec::testing::TempDir;
+using testing::RandomItemRow;
+using testing::RandomUserRow;
+using testing::RawDb;
+
+constexpr uint32_t kDim = 4;
+
+std::unique_ptr<FeatureStore> OpenStore(const std::string& dir, uint32_t dim = kDim) {
+  StoreOptions options;
+  options.dir = dir;
+  options.fingerprint.dim = dim;
+  auto store = FeatureStore::Open(options);
+  REQUIRE_RESULT_OK(store);
+  return std::move(*store);
+}
+
+// A batch with `users` users and `items` items, all rows drawn from `seed`.
+StoreBatch SampleBatch(uint64_t seed, uint32_t users = 5, uint32_t items = 6) {
+  std::mt19937_64 rng(seed);
+  StoreBatch batch;
+  batch.index_limits = IndexLimits{users, items};
+  for (uint32_t u = 0; u < users; ++u) {
+    batch.users.push_back({"u" + std::to_string(u), {UserIndex(u), RandomUserRow(rng, kDim, items)}});
+  }
+  for (uint32_t i = 0; i < items; ++i) {
+    batch.items.push_back({"sku-" + std::to_string(i), {ItemIndex(i), RandomItemRow(rng, kDim)}});
+  }
+  batch.sampler = online_learner::SamplerRow{{0, 1, 1, 2}, 9};
+  batch.offsets.push_back({"events", PartitionId(0), KafkaOffset(10)});
+  batch.offsets.push_back({"events", PartitionId(3), KafkaOffset(7)});
+  return batch;
+}
+
+void RequireStatus(const Status& status, StatusCode code, std::string_view needle) {
+  INFO(status.ToString());
+  REQUIRE(status.code() == code);
+  CHECK(status.message().find(needle) != std::string::npos);
+}
+
+TEST_CASE("A store reopened after close holds everything written", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  const StoreBatch batch = SampleBatch(1);
+  StoreDigest before;
+  {
+    auto store = OpenStore(dir);
+    StoreBatch first = batch;
+    first.pending_adds.push_back({"u1", 1000});
+    first.source = "cluster-a/events";
+    auto seq = store->Write(first);
+    REQUIRE_RESULT_OK(seq);
+    CHECK(*seq == 1);
+    auto digest = store->Digest();
+    REQUIRE_RESULT_OK(digest);
+    before = *digest;
+  }
+  auto store = OpenStore(dir);
+  for (const auto& put : batch.users) {
+    auto user = store->ReadUser(put.id);
+    REQUIRE_RESULT_OK(user);
+    CHECK(*user == put.user);
+  }
+  for (const auto& put : batch.items) {
+    auto item = store->ReadItem(put.id);
+    REQUIRE_RESULT_OK(item);
+    CHECK(*item == put.item);
+  }
+  auto offsets = store->ReadOffsets("events");
+  REQUIRE_RESULT_OK(offsets);
+  CHECK(*offsets == std::map<PartitionId, KafkaOffset>{{PartitionId(0), KafkaOffset(10)},
+                                                        {PartitionId(3), KafkaOffset(7)}});
+  auto pending = store->ReadPending();
+  REQUIRE_RESULT_OK(pending);
+  REQUIRE(pending->size() == 1);
+  CHECK((*pending)[0].user_id == "u1");
+  CHECK((*pending)[0].entry == PendingEntry{1000, 1});
+  auto source = store->ReadSource();
+  REQUIRE_RESULT_OK(source);
+  CHECK(*source == std::optional<std::string>("cluster-a/events"));
+  auto digest = store->Digest();
+  REQUIRE_RESULT_OK(digest);
+  CHECK(digest->all == before.all);
+  CHECK(digest->counts.users == 5);
+  CHECK(digest->counts.items == 6);
+  CHECK(digest->counts.offsets == 2);
+  CHECK(digest->counts.pending == 1);
+
+  // The batch sequence continues across a reopen.
+  auto seq = store->Write(StoreBatch{});
+  REQUIRE_RESULT_OK(seq);
+  CHECK(*seq == 2);
+  RequireStatus(store->ReadUser("nobody").status(), StatusCode::kNotFound, "no user 'nobody'");
+  RequireStatus(store->ReadItem("nothing").status(), StatusCode::kNotFound, "no item 'nothing'");
+}
+
+TEST_CASE("Opening with another fingerprint says exactly what differs", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  OpenStore(dir, 32).reset();
+
+  StoreOptions options;
+  options.dir = dir;
+  options.fingerprint.dim = 64;
+  auto store = FeatureStore::Open(options);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(store.status().message() ==
+        "store at " + dir + " was made with learner.dim=32, config says 64; use a new state.dir or --set learner.dim=32");
+
+  options.fingerprint = {32, "string-v2"};
+  store = FeatureStore::Open(options);
+  CHECK(store.status().message() ==
+        "store at " + dir + " was made with id scheme 'string-v1', this build uses 'string-v2'; use a new state.dir");
+
+  options.fingerprint = {32, "string-v1"};
+  REQUIRE_RESULT_OK(FeatureStore::Open(options));
+}
+
+TEST_CASE("Paths that cannot hold a store are refused naming the path", "[state]") {
+  TempDir tmp;
+  StoreOptions options;
+
+  SECTION("a directory with other files") {
+    options.dir = tmp.Sub("other");
+    std::filesystem::create_directories(options.dir);
+    std::ofstream(options.dir + "/notes.txt") << "hello";
+    RequireStatus(FeatureStore::Open(options).status(), StatusCode::kFailedPrecondition,
+                  options.dir + " is not a streamrec store");
+  }
+  SECTION("a regular file") {
+    options.dir = tmp.Sub("file");
+    std::ofstream(options.dir) << "x";
+    RequireStatus(FeatureStore::Open(options).status(), StatusCode::kFailedPrecondition,
+                  options.dir + " is not a directory");
+  }
+  SECTION("a directory that cannot be created") {
+    std::ofstream(tmp.Sub("file")) << "x";
+    options.dir = tmp.Sub("file") + "/store";
+    RequireStatus(FeatureStore::Open(options).status(), StatusCode::kIoError,
+                  "store directory " + options.dir + ": Not a directory");
+  }
+  SECTION("a missing store without create_if_missing") {
+    options.dir = tmp.Sub("missing");
+    options.create_if_missing = false;
+    RequireStatus(FeatureStore::Open(options).status(), StatusCode::kNotFound, "no store at " + options.dir);
+  }
+  SECTION("another program's RocksDB database") {
+    options.dir = tmp.Sub("foreign");
+    rocksdb::Options raw;
+    raw.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    REQUIRE(rocksdb::DB::Open(raw, options.dir, &db).ok());
+    delete db;
+    RequireStatus(FeatureStore::Open(options).status(), StatusCode::kFailedPrecondition,
+                  options.dir + " holds a RocksDB database that is not a streamrec store");
+  }
+  SECTION("an empty state.dir") {
+    RequireStatus(FeatureStore::Open(options).status(), StatusCode::kInvalidArgument, "state.dir is empty");
+  }
+}
+
+TEST_CASE("A store is locked while open, and read-only opens coexist and refuse writes", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  auto store = OpenStore(dir);
+  REQUIRE_RESULT_OK(store->Write(SampleBatch(2)));
+
+  StoreOptions options;
+  options.dir = dir;
+  options.fingerprint.dim = kDim;
+  RequireStatus(FeatureStore::Open(options).status(), StatusCode::kFailedPrecondition, "locked");
+
+  options.read_only = true;
+  auto reader = FeatureStore::Open(options);
+  REQUIRE_RESULT_OK(reader);
+  auto user = (*reader)->ReadUser("u0");
+  REQUIRE_RESULT_OK(user);
+  RequireStatus((*reader)->Write(StoreBatch{}).status(), StatusCode::kFailedPrecondition, "read-only");
+  RequireStatus((*reader)->Checkpoint(tmp.Sub("cp")), StatusCode::kFailedPrecondition, "read-only");
+}
+
+TEST_CASE("An invalid batch writes nothing", "[state]") {
+  TempDir tmp;
+  auto store = OpenStore(tmp.Sub("store"));
+  REQUIRE_RESULT_OK(store->Write(SampleBatch(3)));
+  auto before = store->Digest();
+  REQUIRE_RESULT_OK(before);
+
+  StoreBatch bad = SampleBatch(4);
+  SECTION("wrong factor count") {
+    bad.users[2].user.row.factors.push_back(1.f);
+    RequireStatus(store->Write(bad).status(), StatusCode::kInvalidArgument, "user 'u2': user index 2: factors has 5");
+  }
+  SECTION("index beyond the limits") {
+    bad.items[0].item.index = ItemIndex(6);
+    RequireStatus(store->Write(bad).status(), StatusCode::kInvalidArgument, "not below the item index limit 6");
+  }
+  SECTION("limits shrinking") {
+    bad.index_limits = IndexLimits{1, 1};
+    bad.users.clear();
+    bad.items.clear();
+    bad.sampler.reset();
+    RequireStatus(store->Write(bad).status(), StatusCode::kInvalidArgument, "may only grow");
+  }
+  SECTION("a forgotten user marked pending") {
+    bad.erased_users.push_back("gone");
+    bad.pending_adds.push_back({"gone", 5});
+    RequireStatus(store->Write(bad).status(), StatusCode::kInvalidArgument, "forgotten in this batch");
+  }
+  SECTION("a negative offset") {
+    bad.offsets.push_back({"events", PartitionId(1), KafkaOffset(-1)});
+    RequireStatus(store->Write(bad).status(), StatusCode::kInvalidArgument, "must be >= 0");
+  }
+  auto after = store->Digest();
+  REQUIRE_RESULT_OK(after);
+  CHECK(after->all == before->all);
+  auto seq = store->Write(StoreBatch{});
+  REQUIRE_RESULT_OK(seq);
+  CHECK(*seq == 2);  // the failed batch consumed no sequence number
+}
+
+TEST_CASE("Offsets are kept per topic and partition", "[state]") {
+  TempDir tmp;
+  auto store = OpenStore(tmp.Sub("store"));
+  StoreBatch batch;
+  for (int32_t p : {70000, 0, 256, 1, 2}) batch.offsets.push_back({"events", PartitionId(p), KafkaOffset(p + 1)});
+  // Topics that share a prefix with "events" must not leak into its scan.
+  batch.offsets.push_back({"event", PartitionId(0), KafkaOffset(5)});
+  batch.offsets.push_back({"events2", PartitionId(0), KafkaOffset(6)});
+  batch.offsets.push_back({"events.dlq", PartitionId(0), KafkaOffset(7)});
+  REQUIRE_RESULT_OK(store->Write(batch));
+  StoreBatch later;
+  later.offsets.push_back({"events", PartitionId(1), KafkaOffset(100)});
+  REQUIRE_RESULT_OK(store->Write(later));
+
+  auto events = store->ReadOffsets("events");
+  REQUIRE_RESULT_OK(events);
+  std::vector<std::pair<int32_t, int64_t>> got;
+  for (const auto& [p, o] : *events) got.emplace_back(p.value(), o.value());
+  CHECK(got == std::vector<std::pair<int32_t, int64_t>>{{0, 1}, {1, 100}, {2, 3}, {256, 257}, {70000, 70001}});
+  auto event = store->ReadOffsets("event");
+  REQUIRE_RESULT_OK(event);
+  CHECK(event->size() == 1);
+  auto none = store->ReadOffsets("items");
+  REQUIRE_RESULT_OK(none);
+  CHECK(none->empty());
+  CHECK(store->ReadOffsets("").status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("Pending clears spare users touched by a newer batch", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  auto store = OpenStore(dir);
+  StoreBatch first;
+  first.pending_adds = {{"u1", 100}, {"u2", 200}};
+  auto s1 = store->Write(first);
+  REQUIRE_RESULT_OK(s1);
+  StoreBatch second;
+  second.pending_adds = {{"u1", 300}};
+  auto s2 = store->Write(second);
+  REQUIRE_RESULT_OK(s2);
+
+  // The refresher published lists computed after batch 1.
+  StoreBatch clear;
+  clear.pending_clears = {{"u1", *s1}, {"u2", *s1}, {"never-pending", *s1}};
+  REQUIRE_RESULT_OK(store->Write(clear));
+  auto pending = store->ReadPending();
+  REQUIRE_RESULT_OK(pending);
+  REQUIRE(pending->size() == 1);
+  CHECK((*pending)[0].user_id == "u1");
+  CHECK((*pending)[0].entry == PendingEntry{300, *s2});
+
+  store.reset();
+  store = OpenStore(dir);
+  clear.pending_clears = {{"u1", *s2}};
+  REQUIRE_RESULT_OK(store->Write(clear));
+  pending = store->ReadPending();
+  REQUIRE_RESULT_OK(pending);
+  CHECK(pending->empty());
+}
+
+TEST_CASE("Erasing a user leaves no key of that user", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  {
+    auto store = OpenStore(dir);
+    StoreBatch batch = SampleBatch(5);
+    batch.pending_adds = {{"u3", 1}, {"u4", 2}};
+    REQUIRE_RESULT_OK(store->Write(batch));
+    StoreBatch forget;
+    forget.erased_users = {"u3"};
+    REQUIRE_RESULT_OK(store->Write(forget));
+    RequireStatus(store->ReadUser("u3").status(), StatusCode::kNotFound, "u3");
+  }
+  RawDb raw(dir);
+  REQUIRE(raw.status().ok());
+  const auto keys = raw.AllKeys();
+  CHECK(std::count(keys.begin(), keys.end(), std::pair<std::string, std::string>{"users", "u4"}) == 1);
+  for (const auto& [cf, key] : keys) {
+    INFO(cf << "/" << key);
+    CHECK(key.find("u3") == std::string::npos);
+  }
+}
+
+TEST_CASE("Corrupt stored records are reported, not crashed on", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  REQUIRE_RESULT_OK(OpenStore(dir)->Write(SampleBatch(6)));
+  {
+    RawDb raw(dir);
+    REQUIRE(raw.status().ok());
+    REQUIRE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("users"), "u2", std::string("\x01\x02\x00", 3)).ok());
+  }
+  auto store = OpenStore(dir);
+  RequireStatus(store->ReadUser("u2").status(), StatusCode::kCorruption, "users record 'u2': truncated at index");
+  REQUIRE_RESULT_OK(store->ReadUser("u1"));
+
+  online_learner::IsgdOptions options;
+  options.dim = kDim;
+  online_learner::IsgdModel model(options);
+  online_learner::IdMap users, items;
+  const Status loaded = store->LoadModel(model, users, items);
+  RequireStatus(loaded, StatusCode::kCorruption, "users record 'u2'");
+  CHECK(loaded.message().find(dir) != std::string::npos);
+}
+
+TEST_CASE("LoadModel checks references to item indices", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  REQUIRE_RESULT_OK(OpenStore(dir)->Write(SampleBatch(7)));
+  {
+    // A well-formed record whose seen item is beyond the item index limit.
+    RawDb raw(dir);
+    std::mt19937_64 rng(1);
+    StoredUser user{UserIndex(0), RandomUserRow(rng, kDim, 3)};
+    user.row.seen_items = {1, 99};
+    REQUIRE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("users"), "u0", *EncodeUser(user, kDim)).ok());
+  }
+  auto store = OpenStore(dir);
+  online_learner::IsgdOptions options;
+  options.dim = kDim;
+  online_learner::IsgdModel model(options);
+  online_learner::IdMap users, items;
+  RequireStatus(store->LoadModel(model, users, items), StatusCode::kCorruption,
+                "users record 'u0': seen item 99 is not below the index limit 6");
+
+  online_learner::IsgdOptions wrong = options;
+  wrong.dim = kDim + 1;
+  online_learner::IsgdModel wrong_model(wrong);
+  online_learner::IdMap u2, i2;
+  RequireStatus(store->LoadModel(wrong_model, u2, i2), StatusCode::kFailedPrecondition, "learner.dim=5");
+}
+
+TEST_CASE("The digest depends on content only, not on write history", "[state]") {
+  TempDir tmp;
+  const StoreBatch final_batch = SampleBatch(8);
+
+  auto direct = OpenStore(tmp.Sub("a"));
+  REQUIRE_RESULT_OK(direct->Write(final_batch));
+
+  const std::string winding_dir = tmp.Sub("b");
+  {
+    // Same final content reached through overwrites, deletes, pending
+    // churn and many small batches, then compacted.
+    auto winding = OpenStore(winding_dir);
+    StoreBatch noise = SampleBatch(99);
+    noise.users.push_back({"temp", {UserIndex(4), noise.users[0].user.row}});
+    noise.offsets = {{"events", PartitionId(0), KafkaOffset(3)}};
+    noise.pending_adds = {{"u1", 5}};
+    REQUIRE_RESULT_OK(winding->Write(noise));
+    StoreBatch erase;
+    erase.erased_users = {"temp"};
+    REQUIRE_RESULT_OK(winding->Write(erase));
+    for (const auto& put : final_batch.users) {
+      StoreBatch one;
+      one.users.push_back(put);
+      REQUIRE_RESULT_OK(winding->Write(one));
+    }
+    StoreBatch rest = final_batch;
+    rest.users.clear();
+    REQUIRE_RESULT_OK(winding->Write(rest));
+  }
+  {
+    RawDb raw(winding_dir);
+    REQUIRE(raw.status().ok());
+    for (const char* cf : RawDb::kFamilies) {
+      REQUIRE(raw.db()->CompactRange(rocksdb::CompactRangeOptions(), raw.cf(cf), nullptr, nullptr).ok());
+    }
+  }
+  auto winding = OpenStore(winding_dir);
+  auto a = direct->Digest();
+  auto b = winding->Digest();
+  REQUIRE_RESULT_OK(a);
+  REQUIRE_RESULT_OK(b);
+  CHECK(a->model == b->model);
+  CHECK(a->offsets == b->offsets);
+  CHECK(a->all == b->all);
+  CHECK(a->model.size() == 32);
+  CHECK(b->counts.pending == 1);  // pending is not digested
+
+  // One changed float changes the model digest, and only it.
+  StoreBatch nudge;
+  nudge.items.push_back(final_batch.items[3]);
+  nudge.items[0].item.row.factors[1] += 1e-6f;
+  REQUIRE_RESULT_OK(winding->Write(nudge));
+  auto c = winding->Digest();
+  REQUIRE_RESULT_OK(c);
+  CHECK(c->model != a->model);
+  CHECK(c->offsets == a->offsets);
+  StoreBatch moved;
+  moved.offsets = {{"events", PartitionId(3), KafkaOffset(8)}};
+  REQUIRE_RESULT_OK(direct->Write(moved));
+  auto d = direct->Digest();
+  REQUIRE_RESULT_OK(d);
+  CHECK(d->model == a->model);
+  CHECK(d->offsets != a->offsets);
+}
+
+TEST_CASE("A checkpoint opens as a store with the same digest", "[state]") {
+  TempDir tmp;
+  auto store = OpenStore(tmp.Sub("store"));
+  StoreBatch batch = SampleBatch(9);
+  batch.pending_adds = {{"u0", 42}};
+  REQUIRE_RESULT_OK(store->Write(batch));
+  const std::string target = tmp.Sub("backups/cp1");
+  REQUIRE_OK(store->Checkpoint(target));
+  RequireStatus(store->Checkpoint(target), StatusCode::kInvalidArgument, "already exists");
+
+  // Writes after the checkpoint do not reach it.
+  auto at_checkpoint = store->Digest();
+  REQUIRE_RESULT_OK(at_checkpoint);
+  StoreBatch later;
+  later.offsets = {{"events", PartitionId(0), KafkaOffset(999)}};
+  REQUIRE_RESULT_OK(store->Write(later));
+
+  auto copy = OpenStore(target);
+  auto digest = copy->Digest();
+  REQUIRE_RESULT_OK(digest);
+  CHECK(digest->all == at_checkpoint->all);
+  auto pending = copy->ReadPending();
+  REQUIRE_RESULT_OK(pending);
+  CHECK(pending->size() == 1);
+}
+
+}  // namespace
+}  // namespace streamrec::state
