@@ -40,5 +40,6 @@ const std::vector<Command>& Commands();
 Command EvaluateCommand();
 Command InspectCommand();
 Command ConfigCommand();
+Command RunCommand();
 
 }  // namespace streamrec::apps

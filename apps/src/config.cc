@@ -18,33 +18,6 @@ namespace {
 
 constexpr std::string_view kKafkaPrefix = "kafka.";
 
-struct DurationUnit {
-  std::string_view suffix;
-  int64_t ms;
-};
-// Largest first, so formatting picks the largest unit that divides exactly.
-constexpr std::array<DurationUnit, 5> kDurationUnits = {
-    {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
-
-std::string FormatDuration(int64_t ms) {
-  for (const auto& unit : kDurationUnits) {
-    if (ms != 0 && ms % unit.ms == 0) return fmt::format("{}{}", ms / unit.ms, unit.suffix);
-  }
-  return "0ms";
-}
-
-std::optional<int64_t> ParseDuration(std::string_view text) {
-  const size_t digits = text.find_first_not_of("0123456789");
-  if (digits == 0 || digits == std::string_view::npos) return std::nullopt;
-  const auto count = ParseInt(text.substr(0, digits));
-  for (const auto& unit : kDurationUnits) {
-    if (count && text.substr(digits) == unit.suffix && *count <= INT64_MAX / unit.ms) {
-      return *count * unit.ms;
-    }
-  }
-  return std::nullopt;
-}
-
 std::string FormatBound(const ConfigKey& key, double bound) {
   if (key.type == ConfigType::kDuration) return FormatDuration(static_cast<int64_t>(bound));
   if (key.type == ConfigType::kInt) return fmt::format("{}", static_cast<int64_t>(bound));

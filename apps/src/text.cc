@@ -1,6 +1,8 @@
 #include "text.h"
 
 #include <algorithm>
+#include <array>
+#include <climits>
 #include <charconv>
 #include <cmath>
 #include <numeric>
@@ -80,6 +82,37 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
     text.remove_prefix(std::min(end + 1, text.size()));
   }
   return pieces;
+}
+
+namespace {
+
+struct DurationUnit {
+  std::string_view suffix;
+  int64_t ms;
+};
+// Largest first, so formatting picks the largest unit that divides exactly.
+constexpr std::array<DurationUnit, 5> kDurationUnits = {
+    {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
+
+}  // namespace
+
+std::string FormatDuration(int64_t ms) {
+  for (const auto& unit : kDurationUnits) {
+    if (ms != 0 && ms % unit.ms == 0) return fmt::format("{}{}", ms / unit.ms, unit.suffix);
+  }
+  return "0ms";
+}
+
+std::optional<int64_t> ParseDuration(std::string_view text) {
+  const size_t digits = text.find_first_not_of("0123456789");
+  if (digits == 0 || digits == std::string_view::npos) return std::nullopt;
+  const auto count = ParseInt(text.substr(0, digits));
+  for (const auto& unit : kDurationUnits) {
+    if (count && text.substr(digits) == unit.suffix && *count <= INT64_MAX / unit.ms) {
+      return *count * unit.ms;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace streamrec::apps

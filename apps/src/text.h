@@ -13,6 +13,10 @@ namespace streamrec::apps {
 
 // The whole of `text` as a base-10 integer; nullopt on any stray character.
 std::optional<int64_t> ParseInt(std::string_view text);
+
+// Durations as config and flags write them: "250ms", "5s", "2m", "1h", "7d".
+std::optional<int64_t> ParseDuration(std::string_view text);  // in milliseconds
+std::string FormatDuration(int64_t ms);
 // The whole of `text` as a finite number; nullopt otherwise.
 std::optional<double> ParseNumber(std::string_view text);
 

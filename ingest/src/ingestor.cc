@@ -142,6 +142,9 @@ Status Ingestor::Commit(const kafka::OffsetMap& next_offsets) { return impl_->co
 bool Ingestor::AtEnd() const { return impl_->consumer->AtEndOfAllPartitions(); }
 std::vector<kafka::TopicPartition> Ingestor::Assignment() const { return impl_->consumer->Assignment(); }
 std::vector<kafka::PartitionLag> Ingestor::Lag() const { return impl_->consumer->Lag(); }
+Result<kafka::Watermarks> Ingestor::QueryWatermarks(const kafka::TopicPartition& partition) {
+  return impl_->consumer->QueryWatermarks(partition, std::chrono::milliseconds(5000));
+}
 const IngestCounters& Ingestor::counters() const { return impl_->counters; }
 
 Status Ingestor::Close() {

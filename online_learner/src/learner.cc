@@ -26,7 +26,8 @@ uint32_t Learner::InternItem(const std::string& item_id) {
 
 ApplyResult Learner::Apply(const schemas::Event& event) {
   if (event.event_id && !dedup_.Admit(*event.event_id)) {
-    return {ApplyOutcome::kDuplicate, UserIndex(users_.Find(event.user_id).value_or(0))};
+    const auto u = users_.Find(event.user_id);
+    return {ApplyOutcome::kDuplicate, u ? std::optional(UserIndex(*u)) : std::nullopt};
   }
   if (event.type == schemas::EventType::kForget) {
     const auto u = users_.Find(event.user_id);
@@ -34,7 +35,7 @@ ApplyResult Learner::Apply(const schemas::Event& event) {
       model_.ForgetUser(UserIndex(*u));
       users_.Erase(event.user_id);
     }
-    return {ApplyOutcome::kForgotten, UserIndex(u.value_or(0))};
+    return {ApplyOutcome::kForgotten, u ? std::optional(UserIndex(*u)) : std::nullopt};
   }
   bool created = false;
   const uint32_t u = users_.Intern(event.user_id, &created);

@@ -112,16 +112,20 @@ TEST_CASE("an unknown key suggests the nearest known one", "[apps]") {
 
 TEST_CASE("unlisted kafka keys pass through in order and listed ones are typed", "[apps]") {
   Settings settings;
-  REQUIRE_OK(ApplySetFlag("kafka.session.timeout.ms=6000", settings));
+  REQUIRE_OK(ApplySetFlag("kafka.socket.timeout.ms=6000", settings));
   REQUIRE_OK(ApplySetFlag("kafka.security.protocol=SASL_SSL", settings));
-  REQUIRE_OK(ApplySetFlag("kafka.session.timeout.ms=7000", settings));
+  REQUIRE_OK(ApplySetFlag("kafka.socket.timeout.ms=7000", settings));
+  REQUIRE_OK(ApplySetFlag("kafka.session.timeout.ms=9000", settings));
   REQUIRE_OK(ApplySetFlag("kafka.bootstrap.servers=broker:9093", settings));
   using Properties = std::vector<std::pair<std::string, std::string>>;
   CHECK(settings.kafka.passthrough ==
-        Properties{{"session.timeout.ms", "7000"}, {"security.protocol", "SASL_SSL"}});
+        Properties{{"socket.timeout.ms", "7000"}, {"security.protocol", "SASL_SSL"}});
+  CHECK(settings.kafka.session_timeout_ms == 9000);
   CHECK(KafkaProperties(settings) == Properties{{"bootstrap.servers", "broker:9093"},
                                                 {"group.id", "streamrec"},
-                                                {"session.timeout.ms", "7000"},
+                                                {"session.timeout.ms", "9000"},
+                                                {"fetch.wait.max.ms", "5"},
+                                                {"socket.timeout.ms", "7000"},
                                                 {"security.protocol", "SASL_SSL"}});
   CHECK(!SetConfig("kafka.", "x", settings).ok());
 }
@@ -142,7 +146,7 @@ sync = true
 
 [kafka]
 "security.protocol" = "SASL_SSL"
-session.timeout.ms = 6000
+socket.timeout.ms = 6000
 )");
   const std::vector<std::string> sets = {"learner.dim=24", "learner.dim=48"};
   auto settings = LoadSettings(path, sets);

@@ -15,7 +15,7 @@
 #include <streambuf>
 #include <thread>
 
-#include "kafka_fixture.h"
+#include "support/kafka_fixture.h"
 
 namespace streamrec::kafka {
 namespace {

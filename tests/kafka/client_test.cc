@@ -3,7 +3,7 @@
 
 #include <map>
 
-#include "kafka_fixture.h"
+#include "support/kafka_fixture.h"
 
 namespace streamrec::kafka {
 namespace {

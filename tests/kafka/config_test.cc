@@ -1,6 +1,6 @@
 #include "streamrec/kafka/config.h"
 
-#include "kafka_fixture.h"
+#include "support/kafka_fixture.h"
 #include "streamrec/kafka/consumer.h"
 #include "streamrec/kafka/producer.h"
 

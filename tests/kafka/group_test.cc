@@ -4,7 +4,7 @@
 #include <map>
 #include <optional>
 
-#include "kafka_fixture.h"
+#include "support/kafka_fixture.h"
 
 namespace streamrec::kafka {
 namespace {

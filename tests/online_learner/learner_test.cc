@@ -45,7 +45,8 @@ TEST_CASE("forget erases the user's id and state", "[online_learner]") {
   const auto r = learner.Apply({"u", "", EventType::kForget, 1'700'000'000'001, std::nullopt, std::nullopt});
   CHECK(r.outcome == ApplyOutcome::kForgotten);
   CHECK_FALSE(learner.users().Find("u").has_value());
-  CHECK(learner.model().ExportUser(r.user).event_count == 0);
+  REQUIRE(r.user.has_value());
+  CHECK(learner.model().ExportUser(*r.user).event_count == 0);
 }
 
 TEST_CASE("catalog updates set availability", "[online_learner]") {

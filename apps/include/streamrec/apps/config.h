@@ -33,6 +33,30 @@ namespace streamrec::apps {
 struct ServingOptions {
   // Length of each published recommendation list. Default: 10.
   int top_n = 10;
+  // A user's list is recomputed at most once per this interval. Default: 100 ms.
+  int64_t min_refresh_ms = 100;
+  // Users whose lists one GEMM computes. Default: 256.
+  int refresh_batch = 256;
+};
+
+// The streaming pipeline's consumption side (`streamrec run`, `demo`).
+struct PipelineOptions {
+  // Most records consumed per batch (one store write per batch). Default: 1000.
+  int batch_max_events = 1000;
+  // Longest wait for a batch to fill. Default: 20 ms.
+  int64_t batch_max_ms = 20;
+  // Where a partition with no stored offset starts: earliest or latest.
+  // Default: earliest, so a replayed log is consumed whole.
+  std::string start = "earliest";
+  // How far an event's ts may be ahead of its Kafka message's timestamp.
+  // Default: 1 day.
+  int64_t max_future_skew_ms = 24LL * 3600 * 1000;
+  // Event ids remembered to drop redelivered duplicates. Default: 100000.
+  int dedup_window = 100000;
+  std::string events_topic = "events";
+  std::string items_topic = "items";
+  std::string dlq_topic = "events.dlq";
+  std::string recommendations_topic = "recommendations";
 };
 struct HttpOptions {
   // Address the HTTP server binds: loopback only unless changed.
@@ -44,6 +68,12 @@ struct KafkaOptions {
   std::string bootstrap_servers = "127.0.0.1:9092";
   // Default: streamrec.
   std::string group_id = "streamrec";
+  // Suited to the embedded broker, whose rebalance waits for the session
+  // timeout. Default: 6000.
+  int session_timeout_ms = 6000;
+  // Low, so a fetch returns as soon as records arrive (librdkafka's 500 ms
+  // default gives ~250 ms median latency). Default: 5.
+  int fetch_wait_max_ms = 5;
   // Every other `kafka.*` key, prefix removed, in the order given; a key set
   // twice keeps its first position and its last value.
   std::vector<std::pair<std::string, std::string>> passthrough;
@@ -61,6 +91,7 @@ struct Settings {
   state::StoreOptions state{.dir = "streamrec-state"};
   LogOptions log;
   ServingOptions serving;
+  PipelineOptions pipeline;
   HttpOptions http;
   KafkaOptions kafka;
 };

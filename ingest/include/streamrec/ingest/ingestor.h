@@ -110,6 +110,8 @@ class Ingestor {
   bool AtEnd() const;
   std::vector<kafka::TopicPartition> Assignment() const;
   std::vector<kafka::PartitionLag> Lag() const;
+  // Asks the partition's leader for its current low and high watermarks.
+  [[nodiscard]] Result<kafka::Watermarks> QueryWatermarks(const kafka::TopicPartition& partition);
   const IngestCounters& counters() const;
 
   [[nodiscard]] Status Close();

@@ -22,6 +22,10 @@ struct TopicPartition {
   auto operator<=>(const TopicPartition&) const = default;
 };
 
+// Logical start offsets a StartOffsetFn may return (librdkafka's values).
+inline constexpr KafkaOffset kOffsetBeginning{-2};  // the oldest offset the broker holds
+inline constexpr KafkaOffset kOffsetEnd{-1};        // only records produced from now on
+
 // Per partition, the next offset to read (Kafka's committed-offset meaning:
 // last processed offset + 1).
 using OffsetMap = std::map<TopicPartition, KafkaOffset>;

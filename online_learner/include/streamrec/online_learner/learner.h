@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_set>
 
@@ -40,7 +41,9 @@ enum class ApplyOutcome {
 
 struct ApplyResult {
   ApplyOutcome outcome = ApplyOutcome::kLearned;
-  UserIndex user;  // the user's index (before erasure, for a forget)
+  // The user's index (before erasure, for a forget); empty when a forget or
+  // duplicate names a user the model does not know.
+  std::optional<UserIndex> user;
 };
 
 class Learner {

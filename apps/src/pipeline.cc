@@ -1,0 +1,380 @@
+#include "pipeline.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "model_store.h"
+#include "streamrec/base/logging.h"
+#include "streamrec/ingest/ingestor.h"
+#include "streamrec/online_learner/learner.h"
+#include "streamrec/serving/publisher.h"
+#include "streamrec/serving/refresher.h"
+#include "streamrec/serving/top_n.h"
+#include "streamrec/state/feature_store.h"
+
+namespace streamrec::apps {
+namespace {
+
+using Clock = std::chrono::system_clock;
+constexpr std::chrono::milliseconds kFlushTimeout{30000};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// librdkafka warns when a client is given the other role's properties, so
+// each client gets only its own (and every shared one).
+const std::set<std::string, std::less<>> kConsumerOnly = {
+    "group.id", "group.instance.id", "session.timeout.ms", "heartbeat.interval.ms", "fetch.wait.max.ms",
+    "fetch.min.bytes", "fetch.max.bytes", "queued.min.messages", "queued.max.messages.kbytes",
+    "auto.offset.reset", "partition.assignment.strategy", "max.poll.interval.ms", "isolation.level",
+    "enable.partition.eof", "fetch.message.max.bytes", "max.partition.fetch.bytes"};
+const std::set<std::string, std::less<>> kProducerOnly = {
+    "linger.ms", "queue.buffering.max.ms", "batch.num.messages", "batch.size", "compression.type",
+    "compression.codec", "acks", "request.required.acks", "enable.idempotence", "message.timeout.ms",
+    "delivery.timeout.ms", "queue.buffering.max.messages", "queue.buffering.max.kbytes", "retries"};
+
+Status BuildKafkaConfig(const Settings& settings, const std::set<std::string, std::less<>>& skip,
+                        kafka::KafkaConfig& config) {
+  for (const auto& [key, value] : KafkaProperties(settings)) {
+    if (skip.contains(key)) continue;
+    STREAMREC_RETURN_IF_ERROR(config.Set(key, value).WithContext("config key 'kafka." + key + "'"));
+  }
+  return Status::Ok();
+}
+
+// Stored offsets win over Kafka's; a partition never consumed starts per
+// ingest.start.
+class StoreOffsets final : public ingest::OffsetSource {
+ public:
+  StoreOffsets(const state::FeatureStore& store, bool earliest) : store_(store), earliest_(earliest) {}
+  std::optional<KafkaOffset> NextOffset(const std::string& topic, PartitionId partition) override {
+    auto offsets = store_.ReadOffsets(topic);
+    if (offsets.ok()) {
+      if (auto it = offsets->find(partition); it != offsets->end()) return it->second;
+    } else {
+      Logger(kLogApp)->error("reading stored offsets of {}: {}", topic, offsets.status().ToString());
+    }
+    return earliest_ ? kafka::kOffsetBeginning : kafka::kOffsetEnd;
+  }
+
+ private:
+  const state::FeatureStore& store_;
+  bool earliest_;
+};
+
+}  // namespace
+
+struct Pipeline::Impl {
+  Settings settings;
+  std::unique_ptr<state::FeatureStore> store;
+  std::unique_ptr<online_learner::Learner> learner;
+  std::unique_ptr<StoreOffsets> offsets;
+  std::unique_ptr<ingest::Ingestor> ingestor;
+  std::unique_ptr<serving::Publisher> publisher;
+  std::unique_ptr<serving::Refresher> refresher;
+  std::atomic<bool> stop{false};
+  std::shared_ptr<spdlog::logger> log = Logger(kLogApp);
+
+  // Lists acknowledged by Kafka, cleared from `pending` with the next write.
+  std::vector<state::StoreBatch::PendingClear> acknowledged;
+  // Items of each user's last published list, so a list holding an item
+  // that becomes unavailable is refreshed.
+  std::unordered_map<uint32_t, std::vector<uint32_t>> published_items;
+  std::unordered_map<uint32_t, std::unordered_set<uint32_t>> users_listing_item;
+  // Partitions whose stored offset was checked against the broker.
+  std::set<kafka::TopicPartition> verified;
+
+  PipelineStats stats;  // the loop's own counters
+  mutable std::mutex snapshot_mutex;
+  PipelineStats snapshot;  // a copy for other threads, taken once per loop
+
+  Status VerifyAssignment();
+  Status ApplyBatch(ingest::Batch& batch);
+  Status WriteClears();
+  Status Refresh(bool everything, const std::function<void(const schemas::RecommendationList&)>& on_list);
+  void CollectAcknowledged();
+  void RememberList(uint32_t user, const std::vector<serving::ScoredIndex>& items);
+  void DropList(uint32_t user);
+  void UpdateStats();
+};
+
+Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pipeline::~Pipeline() = default;
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
+  auto impl = std::make_unique<Impl>();
+  impl->settings = settings;
+  const PipelineOptions& p = settings.pipeline;
+
+  auto store = state::FeatureStore::Open(StoreOptionsFor(settings, settings.state.dir));
+  if (!store.ok()) return store.status();
+  impl->store = std::move(*store);
+  impl->learner = std::make_unique<online_learner::Learner>(settings.learner.isgd, static_cast<size_t>(p.dedup_window));
+  STREAMREC_RETURN_IF_ERROR(impl->store->LoadModel(impl->learner->model(), impl->learner->users(),
+                                                   impl->learner->items()));
+
+  ingest::IngestOptions ingest_options;
+  ingest_options.events_topic = p.events_topic;
+  ingest_options.items_topic = p.items_topic;
+  ingest_options.dlq_topic = p.dlq_topic;
+  ingest_options.batch_max_events = static_cast<size_t>(p.batch_max_events);
+  ingest_options.batch_max_wait = std::chrono::milliseconds(p.batch_max_ms);
+  ingest_options.parse.max_future_skew_ms = p.max_future_skew_ms;
+  STREAMREC_RETURN_IF_ERROR(BuildKafkaConfig(settings, kProducerOnly, ingest_options.consumer_config));
+  STREAMREC_RETURN_IF_ERROR(BuildKafkaConfig(settings, kConsumerOnly, ingest_options.producer_config));
+  // Every partition starts at a stored or a logical offset, so the reset
+  // policy only fires when the broker no longer has a stored offset: that
+  // must stop the pipeline, not skip data.
+  if (!ingest_options.consumer_config.Get("auto.offset.reset")) {
+    STREAMREC_RETURN_IF_ERROR(ingest_options.consumer_config.Set("auto.offset.reset", "error"));
+  }
+  impl->offsets = std::make_unique<StoreOffsets>(*impl->store, p.start == "earliest");
+  auto ingestor = ingest::Ingestor::Create(ingest_options, *impl->offsets);
+  if (!ingestor.ok()) return ingestor.status();
+  impl->ingestor = std::move(*ingestor);
+
+  serving::PublisherOptions publisher_options;
+  publisher_options.topic = p.recommendations_topic;
+  STREAMREC_RETURN_IF_ERROR(BuildKafkaConfig(settings, kConsumerOnly, publisher_options.producer_config));
+  auto publisher = serving::Publisher::Create(publisher_options);
+  if (!publisher.ok()) return publisher.status();
+  impl->publisher = std::move(*publisher);
+  impl->refresher = std::make_unique<serving::Refresher>(std::chrono::milliseconds(settings.serving.min_refresh_ms));
+
+  // Lists owed from before a stop or crash go first.
+  auto pending = impl->store->ReadPending();
+  if (!pending.ok()) return pending.status();
+  const int64_t now = NowMs();
+  for (const auto& entry : *pending) {
+    if (auto user = impl->learner->users().Find(entry.user_id)) {
+      impl->refresher->Touch(UserIndex(*user), entry.entry.event_ts_ms, entry.entry.batch_seq, now);
+    }
+  }
+  impl->log->info("store {}: {} users, {} items, {} lists owed", settings.state.dir,
+                  impl->learner->users().live_count(), impl->learner->items().live_count(), pending->size());
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+}
+
+// A stored offset beyond what the broker holds means the store was built
+// against another broker or topic: consuming would silently mix two streams.
+Status Pipeline::Impl::VerifyAssignment() {
+  for (const kafka::TopicPartition& tp : ingestor->Assignment()) {
+    if (verified.contains(tp)) continue;
+    auto stored = store->ReadOffsets(tp.topic);
+    if (!stored.ok()) return stored.status();
+    auto it = stored->find(tp.partition);
+    if (it != stored->end()) {
+      auto marks = ingestor->QueryWatermarks(tp);
+      if (!marks.ok()) return marks.status().WithContext("checking " + tp.topic + " against the store");
+      if (it->second.value() > marks->high.value()) {
+        return Status::FailedPrecondition(fmt::format(
+            "the store at {} has consumed {}/{} up to offset {}, but the broker holds only {} records there: "
+            "the store was made against another broker or topic. Use a new state.dir (or delete {}) to "
+            "consume this broker from the start",
+            settings.state.dir, tp.topic, tp.partition.value(), it->second.value(), marks->high.value(),
+            settings.state.dir));
+      }
+    }
+    verified.insert(tp);
+  }
+  return Status::Ok();
+}
+
+void Pipeline::Impl::RememberList(uint32_t user, const std::vector<serving::ScoredIndex>& items) {
+  DropList(user);
+  auto& listed = published_items[user];
+  for (const auto& s : items) {
+    listed.push_back(s.item.value());
+    users_listing_item[s.item.value()].insert(user);
+  }
+}
+
+void Pipeline::Impl::DropList(uint32_t user) {
+  auto it = published_items.find(user);
+  if (it == published_items.end()) return;
+  for (uint32_t item : it->second) users_listing_item[item].erase(user);
+  published_items.erase(it);
+}
+
+Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
+  state::StoreBatch write;
+  // Newest event time per touched user (by id: a forget erases the index).
+  std::map<std::string, int64_t> touched;
+  std::vector<std::string> forgotten;
+  std::vector<uint32_t> unlisted_users;  // lists holding a now-unavailable item
+
+  for (const schemas::Item& item : batch.items) {
+    learner->ApplyItem(item);
+    if (!item.available) {
+      const uint32_t i = *learner->items().Find(item.item_id);
+      if (auto it = users_listing_item.find(i); it != users_listing_item.end()) {
+        unlisted_users.insert(unlisted_users.end(), it->second.begin(), it->second.end());
+      }
+    }
+  }
+  for (const ingest::ConsumedEvent& consumed : batch.events) {
+    const online_learner::ApplyResult result = learner->Apply(consumed.event);
+    switch (result.outcome) {
+      case online_learner::ApplyOutcome::kLearned: {
+        int64_t& ts = touched[consumed.event.user_id];
+        ts = std::max(ts, consumed.event.ts_ms);
+        ++stats.events_applied;
+        break;
+      }
+      case online_learner::ApplyOutcome::kDuplicate:
+        ++stats.duplicates;
+        break;
+      case online_learner::ApplyOutcome::kForgotten:
+        touched.erase(consumed.event.user_id);
+        forgotten.push_back(consumed.event.user_id);
+        if (result.user) {
+          refresher->Forget(*result.user);
+          DropList(result.user->value());
+        }
+        write.erased_users.push_back(consumed.event.user_id);
+        ++stats.forgotten;
+        break;
+    }
+  }
+  stats.items_applied += batch.items.size();
+  stats.dead_lettered += batch.dead_lettered;
+
+  state::AppendModelChanges(learner->model(), learner->users(), learner->items(), write);
+  for (const auto& [user_id, ts] : touched) write.pending_adds.push_back({user_id, ts});
+  write.pending_clears = std::exchange(acknowledged, {});
+  for (const auto& [tp, next] : batch.next_offsets) write.offsets.push_back({tp.topic, tp.partition, next});
+  auto seq = store->Write(write);
+  if (!seq.ok()) return seq.status().WithContext("writing batch to " + settings.state.dir);
+
+  const int64_t now = NowMs();
+  for (const auto& [user_id, ts] : touched) {
+    refresher->Touch(UserIndex(*learner->users().Find(user_id)), ts, *seq, now);
+  }
+  for (uint32_t user : unlisted_users) {
+    const auto row = learner->model().ExportUser(UserIndex(user));
+    refresher->Touch(UserIndex(user), row.last_ts_ms, *seq, now);
+  }
+  // Tombstones only after the forget is durable: a crash before this point
+  // replays the forget, which publishes them then.
+  for (const std::string& user_id : forgotten) STREAMREC_RETURN_IF_ERROR(publisher->PublishTombstone(user_id));
+  if (Status s = ingestor->Commit(batch.next_offsets); !s.ok()) {
+    // The store's offsets are the ones that count; Kafka's are for lag tools.
+    log->warn("committing offsets to Kafka: {}", s.ToString());
+  }
+  ++stats.batches;
+  return Status::Ok();
+}
+
+Status Pipeline::Impl::WriteClears() {
+  if (acknowledged.empty()) return Status::Ok();
+  state::StoreBatch write;
+  write.pending_clears = std::exchange(acknowledged, {});
+  return store->Write(write).status();
+}
+
+void Pipeline::Impl::CollectAcknowledged() {
+  for (serving::Acknowledged& a : publisher->TakeAcknowledged()) {
+    if (a.tombstone) continue;
+    ++stats.lists_acknowledged;
+    acknowledged.push_back({std::move(a.user_id), a.batch_seq});
+  }
+  if (Status s = publisher->TakeDeliveryError(); !s.ok()) {
+    // The list stays pending in the store and is published after a restart.
+    log->warn("publishing a list: {}", s.ToString());
+  }
+}
+
+Status Pipeline::Impl::Refresh(bool everything,
+                               const std::function<void(const schemas::RecommendationList&)>& on_list) {
+  const auto batch_size = static_cast<size_t>(settings.serving.refresh_batch);
+  while (true) {
+    const int64_t now = NowMs();
+    std::vector<serving::DueUser> due = refresher->TakeDue(now, batch_size, everything);
+    if (due.empty()) return Status::Ok();
+    std::vector<UserIndex> users;
+    users.reserve(due.size());
+    for (const auto& d : due) users.push_back(d.user);
+    const auto lists = serving::TopN(learner->model(), users, static_cast<uint32_t>(settings.serving.top_n));
+    for (size_t k = 0; k < due.size(); ++k) {
+      schemas::RecommendationList list;
+      list.user_id = std::string(learner->users().Name(due[k].user.value()));
+      if (list.user_id.empty()) continue;  // forgotten since it was touched
+      list.generated_at_ms = now;
+      list.source_event_ts_ms = due[k].newest_event_ts_ms;
+      list.model = lists[k].cold ? "popularity" : "isgd";
+      list.seq = due[k].batch_seq;
+      for (const auto& s : lists[k].items) {
+        list.items.push_back({std::string(learner->items().Name(s.item.value())), s.score});
+      }
+      STREAMREC_RETURN_IF_ERROR(publisher->Publish(list));
+      RememberList(due[k].user.value(), lists[k].items);
+      ++stats.lists_published;
+      if (on_list) on_list(list);
+    }
+    if (!everything) return Status::Ok();
+  }
+}
+
+void Pipeline::Impl::UpdateStats() {
+  stats.users_waiting = refresher->waiting();
+  stats.users = learner->users().live_count();
+  stats.items = learner->items().live_count();
+  std::lock_guard lock(snapshot_mutex);
+  snapshot = stats;
+}
+
+Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
+                     const std::function<void(const schemas::RecommendationList&)>& on_list) {
+  Impl& m = *impl_;
+  auto idle_since = std::chrono::steady_clock::now();
+  while (!m.stop.load()) {
+    auto batch = m.ingestor->Next();
+    if (!batch.ok()) {
+      Status s = batch.status();
+      if (s.code() == StatusCode::kFailedPrecondition) {
+        s = s.WithContext("the broker no longer holds the stored offset (data was dropped or the topic was "
+                          "recreated); to start over, use a new state.dir");
+      }
+      return s;
+    }
+    STREAMREC_RETURN_IF_ERROR(m.VerifyAssignment());
+    if (!batch->empty()) {
+      STREAMREC_RETURN_IF_ERROR(m.ApplyBatch(*batch));
+      idle_since = std::chrono::steady_clock::now();
+    }
+    STREAMREC_RETURN_IF_ERROR(m.Refresh(false, on_list));
+    m.publisher->Poll(std::chrono::milliseconds(0));
+    m.CollectAcknowledged();
+    m.UpdateStats();
+    if (batch->empty()) {
+      // Idle: persist acknowledgements now rather than with the next batch.
+      STREAMREC_RETURN_IF_ERROR(m.WriteClears());
+      if (stop_when_idle && m.ingestor->AtEnd() && std::chrono::steady_clock::now() - idle_since >= *stop_when_idle) {
+        break;
+      }
+    }
+  }
+  // Finish: publish everything owed, wait for Kafka, record it, leave.
+  STREAMREC_RETURN_IF_ERROR(m.Refresh(true, on_list));
+  Status flushed = m.publisher->Flush(kFlushTimeout);
+  m.CollectAcknowledged();
+  STREAMREC_RETURN_IF_ERROR(m.WriteClears());
+  m.UpdateStats();
+  STREAMREC_RETURN_IF_ERROR(flushed.WithContext("flushing lists to " + m.settings.pipeline.recommendations_topic));
+  return m.ingestor->Close();
+}
+
+void Pipeline::Stop() { impl_->stop.store(true); }
+
+PipelineStats Pipeline::Stats() const {
+  std::lock_guard lock(impl_->snapshot_mutex);
+  return impl_->snapshot;
+}
+
+}  // namespace streamrec::apps

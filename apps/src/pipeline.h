@@ -1,0 +1,71 @@
+#pragma once
+
+// Pipeline: the streaming loop of `streamrec run` and `streamrec demo`,
+// wiring ingest -> learner -> store -> refresher -> publisher (DESIGN.md
+// "Processing loop and guarantees"):
+//   1. poll a batch (invalid records are dead-lettered by the Ingestor);
+//   2. apply the valid events and catalog records to the in-memory model;
+//   3. write one atomic store batch: changed rows, touched users as pending,
+//      acknowledged lists cleared from pending, next offsets;
+//   4. commit the offsets to Kafka (for lag tools), publish tombstones;
+//   5. refresh the stalest due users (batched top-N) and publish their lists.
+// On start the model is loaded from the store and pending users are
+// refreshed first; consumption resumes at the stored offsets.
+//
+// Thread-safety: Run() drives everything on the calling thread; Stop() and
+// Stats() may be called from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "streamrec/apps/config.h"
+#include "streamrec/base/status.h"
+#include "streamrec/schemas/event.h"
+
+namespace streamrec::apps {
+
+struct PipelineStats {
+  uint64_t batches = 0;
+  uint64_t events_applied = 0;
+  uint64_t duplicates = 0;
+  uint64_t forgotten = 0;
+  uint64_t items_applied = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t lists_published = 0;
+  uint64_t lists_acknowledged = 0;
+  uint64_t users_waiting = 0;
+  uint64_t users = 0;
+  uint64_t items = 0;
+};
+
+class Pipeline {
+ public:
+  // Opens the store at settings.state.dir, loads the model, connects to
+  // Kafka. Fails with a clear Status (bad config, store of another
+  // fingerprint, unreachable broker is only detected later by polling).
+  [[nodiscard]] static Result<std::unique_ptr<Pipeline>> Open(const Settings& settings);
+  ~Pipeline();
+
+  // Runs until Stop(), or, with `stop_when_idle`, once every assigned
+  // partition has been read to its end and nothing arrived for that long
+  // (and every owed list is published). Then finishes the batch in hand,
+  // publishes what is owed, flushes and commits. `on_list` (optional) sees
+  // every list published, for the demo's terminal view.
+  [[nodiscard]] Status Run(std::optional<std::chrono::milliseconds> stop_when_idle,
+                           const std::function<void(const schemas::RecommendationList&)>& on_list = {});
+  void Stop();
+  PipelineStats Stats() const;
+
+ private:
+  struct Impl;
+  explicit Pipeline(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace streamrec::apps

@@ -1,0 +1,240 @@
+// The pipeline end to end over real TCP: librdkafka clients, the embedded
+// broker, a real RocksDB store, and `streamrec run` driven through its CLI.
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "streamrec/apps/cli.h"
+#include "streamrec/schemas/codec.h"
+#include "streamrec/state/feature_store.h"
+#include "support/kafka_fixture.h"
+
+namespace streamrec {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::KafkaFixture;
+
+// Valid events carry times just before this, and every record is produced
+// with it as its Kafka timestamp, so the corpus's far-future files are
+// judged against the same reference as in the schemas tests.
+constexpr int64_t kReferenceTsMs = 1732350000000;
+
+struct ProducedEvent {
+  schemas::Event event;
+  bool valid = true;
+};
+
+class PipelineFixture {
+ public:
+  PipelineFixture() {
+    auto producer = kafka::Producer::Create({.config = kafka_.ProducerConfig()});
+    REQUIRE_RESULT_OK(producer);
+    producer_.emplace(std::move(*producer));
+  }
+
+  void Produce(const std::string& topic, const std::optional<std::string>& key,
+               const std::optional<std::string>& value) {
+    kafka::ProducerRecord record;
+    record.topic = topic;
+    if (key) record.key = *key;
+    if (value) record.value = *value;
+    record.timestamp_ms = kReferenceTsMs;
+    REQUIRE_OK(producer_->Produce(record));
+  }
+  void ProduceEvent(const schemas::Event& e) {
+    Produce("events", e.user_id, schemas::SerializeEvent(e));
+    events_.push_back(e);
+  }
+  void Flush() { REQUIRE_OK(producer_->Flush(10s)); }
+
+  // `streamrec run` until idle, in-process through the CLI.
+  int Run(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"run",
+                                     "--stop-when-idle", "1s",
+                                     "--set", "kafka.bootstrap.servers=" + kafka_.bootstrap(),
+                                     "--set", "state.dir=" + state_dir(),
+                                     "--set", "serving.min_refresh_ms=0ms",
+                                     "--set", "learner.dim=16",
+                                     "--set", "log.level=warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::ostringstream out, err;
+    const int code = apps::Run(args, out, err);
+    INFO(err.str());
+    CHECK(code == 0);
+    return code;
+  }
+
+  // Every record of a topic, from the start.
+  std::vector<kafka::Message> ReadTopic(const std::string& topic) {
+    auto consumer = kafka::Consumer::Create({.config = kafka_.ConsumerConfig()});
+    REQUIRE_RESULT_OK(consumer);
+    REQUIRE_OK(consumer->Assign({{topic, PartitionId(0)}}));
+    return testing::ConsumeToEnd(*consumer, 15s);
+  }
+
+  std::string state_dir() const { return dir_.Sub("state"); }
+  const std::vector<schemas::Event>& events() const { return events_; }
+  testing::TempDir& dir() { return dir_; }
+
+ private:
+  KafkaFixture kafka_;
+  testing::TempDir dir_;
+  std::optional<kafka::Producer> producer_;
+  std::vector<schemas::Event> events_;
+};
+
+schemas::Event Click(int user, int item, int64_t ts) {
+  return {fmt::format("u{}", user), fmt::format("i{}", item), schemas::EventType::kClick, ts, std::nullopt,
+          std::nullopt};
+}
+
+// 30 users clicking 8 items each out of 40, in time order.
+std::vector<schemas::Event> ClickStream(int64_t first_ts, int rounds = 8) {
+  std::vector<schemas::Event> out;
+  int64_t ts = first_ts;
+  for (int round = 0; round < rounds; ++round) {
+    for (int user = 0; user < 30; ++user) out.push_back(Click(user, (user * 7 + round * 3) % 40, ts++));
+  }
+  return out;
+}
+
+std::map<std::string, std::optional<std::string>> LatestByKey(const std::vector<kafka::Message>& messages) {
+  std::map<std::string, std::optional<std::string>> latest;
+  for (const auto& m : messages) latest[m.key.value_or("")] = m.value;
+  return latest;
+}
+
+TEST_CASE("lists for every user, malformed records dead-lettered, forget tombstoned", "[integration]") {
+  PipelineFixture f;
+  // The catalog withdraws one item before any event names it.
+  f.Produce("items", "i5", schemas::SerializeItem({"i5", false, std::nullopt, {}, {}}));
+  const auto stream = ClickStream(kReferenceTsMs - 3600'000);
+  const size_t half = stream.size() / 2;
+  for (size_t k = 0; k < half; ++k) f.ProduceEvent(stream[k]);
+
+  // Every malformed kind of the schemas corpus, in the middle of the stream.
+  std::map<std::string, int> expected_codes;
+  int malformed = 0;
+  for (const char* folder : {"invalid", "invalid_parser_only"}) {
+    for (const auto& file :
+         std::filesystem::directory_iterator(testing::SourceDir() / "tests/schemas/corpus/events" / folder)) {
+      std::ifstream in(file.path(), std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string stem = file.path().stem().string();
+      ++expected_codes[stem.substr(0, stem.find('-'))];
+      ++malformed;
+      f.Produce("events", "u0", bytes);
+    }
+  }
+  REQUIRE(malformed >= 20);
+  REQUIRE(expected_codes.size() >= 12);
+  for (size_t k = half; k < stream.size(); ++k) f.ProduceEvent(stream[k]);
+  f.ProduceEvent({"u3", "", schemas::EventType::kForget, kReferenceTsMs - 1, std::nullopt, std::nullopt});
+  f.Flush();
+
+  REQUIRE(f.Run() == 0);
+
+  // Dead letters: every malformed record, with its stable code and source.
+  const auto dlq = f.ReadTopic("events.dlq");
+  REQUIRE(dlq.size() == static_cast<size_t>(malformed));
+  std::map<std::string, int> codes;
+  for (const auto& m : dlq) {
+    std::map<std::string, std::string> headers;
+    for (const auto& h : m.headers) headers[h.name] = h.value;
+    ++codes[headers["error.code"]];
+    CHECK_FALSE(headers["error.reason"].empty());
+    CHECK(headers["source.topic"] == "events");
+    CHECK(headers["source.partition"] == "0");
+    CHECK_FALSE(headers["source.offset"].empty());
+  }
+  CHECK(codes == expected_codes);
+
+  // Lists: the latest per user, none with a seen or unavailable item.
+  std::map<std::string, std::set<std::string>> seen;
+  for (const auto& e : stream) seen[e.user_id].insert(e.item_id);
+  const auto published = f.ReadTopic("recommendations");
+  INFO(published.size() << " records on recommendations");
+  const auto latest = LatestByKey(published);
+  for (const auto& [user, items] : seen) {
+    INFO(user);
+    REQUIRE(latest.contains(user));
+    if (user == "u3") {
+      CHECK_FALSE(latest.at(user).has_value());  // the tombstone came last
+      continue;
+    }
+    REQUIRE(latest.at(user).has_value());
+    auto parsed = schemas::ParseRecommendationList(*latest.at(user));
+    REQUIRE(std::holds_alternative<schemas::RecommendationList>(parsed));
+    const auto& list = std::get<schemas::RecommendationList>(parsed);
+    CHECK(list.user_id == user);
+    CHECK(list.items.size() == 10);
+    for (const auto& item : list.items) {
+      CHECK_FALSE(items.contains(item.item_id));
+      CHECK(item.item_id != "i5");
+    }
+  }
+
+  // The store: every valid event applied, the forgotten user gone, nothing owed.
+  auto store = state::FeatureStore::Open({.dir = f.state_dir(), .read_only = true, .fingerprint = {16, "string-v1"}});
+  REQUIRE_RESULT_OK(store);
+  CHECK((*store)->ReadUser("u3").status().code() == StatusCode::kNotFound);
+  auto u0 = (*store)->ReadUser("u0");
+  REQUIRE_RESULT_OK(u0);
+  CHECK(u0->row.event_count == 8);
+  auto pending = (*store)->ReadPending();
+  REQUIRE_RESULT_OK(pending);
+  CHECK(pending->empty());
+}
+
+TEST_CASE("a restart resumes at the stored offsets and ends equal to evaluate", "[integration]") {
+  PipelineFixture f;
+  const auto stream = ClickStream(kReferenceTsMs - 3600'000, 12);
+  const size_t half = stream.size() / 2;
+  for (size_t k = 0; k < half; ++k) f.ProduceEvent(stream[k]);
+  f.Flush();
+  REQUIRE(f.Run() == 0);
+  for (size_t k = half; k < stream.size(); ++k) f.ProduceEvent(stream[k]);
+  f.Flush();
+  REQUIRE(f.Run() == 0);
+
+  // One learner, two drivers: evaluate on the same events reaches the same model.
+  const std::string log = f.dir().Sub("events.jsonl");
+  {
+    std::ofstream out(log);
+    for (const auto& e : f.events()) out << schemas::SerializeEvent(e) << "\n";
+  }
+  const std::string evaluated = f.dir().Sub("evaluated");
+  std::ostringstream out, err;
+  REQUIRE(apps::Run({"evaluate", "--input", log, "--format", "jsonl", "--models", "isgd", "--state", evaluated,
+                     "--set", "learner.dim=16"},
+                    out, err) == 0);
+
+  auto pipeline_store = state::FeatureStore::Open({.dir = f.state_dir(), .read_only = true, .fingerprint = {16, "string-v1"}});
+  auto evaluate_store = state::FeatureStore::Open({.dir = evaluated, .read_only = true, .fingerprint = {16, "string-v1"}});
+  REQUIRE_RESULT_OK(pipeline_store);
+  REQUIRE_RESULT_OK(evaluate_store);
+  auto a = (*pipeline_store)->Digest();
+  auto b = (*evaluate_store)->Digest();
+  REQUIRE_RESULT_OK(a);
+  REQUIRE_RESULT_OK(b);
+  CHECK(a->model == b->model);
+  CHECK(a->counts.users == 30);
+  // Each event applied once across the two runs.
+  for (int user = 0; user < 30; ++user) {
+    auto row = (*pipeline_store)->ReadUser(fmt::format("u{}", user));
+    REQUIRE_RESULT_OK(row);
+    CHECK(row->row.event_count == 12);
+  }
+  auto offsets = (*pipeline_store)->ReadOffsets("events");
+  REQUIRE_RESULT_OK(offsets);
+  CHECK(offsets->at(PartitionId(0)) == KafkaOffset(static_cast<int64_t>(stream.size())));
+}
+
+}  // namespace
+}  // namespace streamrec
