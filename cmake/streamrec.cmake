@@ -24,17 +24,21 @@ function(streamrec_add_library)
   target_compile_options(${target} PRIVATE ${STREAMREC_WARNINGS})
 endfunction()
 
-# streamrec_add_test(NAME state SOURCES ... DEPS ... [LABELS slow])
+# streamrec_add_test(NAME state SOURCES ... DEPS ... [LABEL integration])
 # One Catch2 executable per component, registered test by test with ctest.
+# Each test carries one ctest label: `unit` (default, seconds), `integration`
+# (real broker or store across processes), or another slow suite's name.
 function(streamrec_add_test)
-  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME;LABEL" "SOURCES;DEPS" ${ARGN})
   set(target streamrec_${ARG_NAME}_test)
   add_executable(${target} ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE streamrec_test_support ${ARG_DEPS})
   target_compile_options(${target} PRIVATE ${STREAMREC_WARNINGS})
-  set(labels unit ${ARG_LABELS})
+  if(NOT ARG_LABEL)
+    set(ARG_LABEL unit)
+  endif()
   catch_discover_tests(${target}
     TEST_PREFIX "${ARG_NAME}:"
     WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
-    PROPERTIES LABELS "${labels}")
+    PROPERTIES LABELS ${ARG_LABEL})
 endfunction()

@@ -148,8 +148,10 @@ nlohmann::ordered_json ReportJson(const EvaluationReport& report, const Settings
                       {"mrr", m.mrr},
                       {"coverage", m.coverage},
                       {"popularity_bias", m.popularity_bias},
-                      {"events_per_second", m.events_per_second}};
+                      {"events_per_second", m.events_per_second},
+                      {"recall_curve", m.recall_curve}};
   }
+  json["curve_window"] = report.curve_window;
   // The keys that shape the models, so a report says how it was made.
   auto& config = json["config"] = nlohmann::ordered_json::object();
   for (const auto& key : ConfigTable()) {
