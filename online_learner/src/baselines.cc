@@ -102,10 +102,12 @@ class ItemKnn final : public Recommender {
     auto& history = history_[u];
     for (uint32_t j : history) {
       if (j == i) continue;
-      cooc_[i][j] += 1.f;
-      cooc_[j][i] += 1.f;
+      neighbours_[i].Add(j);
+      neighbours_[j].Add(i);
     }
     counts_[i] += 1.f;
+    inverse_sqrt_counts_[i] = 1.f / std::sqrt(counts_[i]);
+    max_count_ = std::max(max_count_, counts_[i]);
     if (std::find(history.begin(), history.end(), i) == history.end()) {
       history.push_back(i);
       if (history.size() > static_cast<size_t>(std::max(options_.history, 1))) history.pop_front();
@@ -113,10 +115,8 @@ class ItemKnn final : public Recommender {
   }
   void Score(UserIndex user, int64_t, std::span<float> scores) const override {
     const size_t n = std::min(scores.size(), counts_.size());
-    float max_count = 1.f;
-    for (size_t i = 0; i < n; ++i) max_count = std::max(max_count, counts_[i]);
     // Below any real similarity (which is >= 1/count for one co-occurrence).
-    const float tie_break = 1e-3f / (max_count * max_count);
+    const float tie_break = 1e-3f / (max_count_ * max_count_);
     for (size_t i = 0; i < n; ++i) scores[i] = counts_[i] * tie_break;
     std::fill(scores.begin() + n, scores.end(), 0.f);
     const uint32_t u = user.value();
@@ -125,8 +125,11 @@ class ItemKnn final : public Recommender {
     const size_t take = std::min(history.size(), static_cast<size_t>(std::max(options_.query_items, 0)));
     for (size_t k = history.size() - take; k < history.size(); ++k) {
       const uint32_t j = history[k];
-      for (const auto& [i, c] : cooc_[j]) {
-        if (i < n) scores[i] += c / std::sqrt(counts_[i] * counts_[j]);
+      const Neighbours& nb = neighbours_[j];
+      const float scale = inverse_sqrt_counts_[j];
+      for (size_t s = 0; s < nb.ids.size(); ++s) {
+        const uint32_t i = nb.ids[s];
+        if (i < n) scores[i] += nb.counts[s] * scale * inverse_sqrt_counts_[i];
       }
     }
   }
@@ -136,19 +139,38 @@ class ItemKnn final : public Recommender {
   uint32_t NumItems() const override { return static_cast<uint32_t>(counts_.size()); }
 
  private:
+  // An item's co-occurrence counts, stored contiguously so scoring streams
+  // through them; the map only finds an existing neighbour's slot.
+  struct Neighbours {
+    std::vector<uint32_t> ids;
+    std::vector<float> counts;
+    std::unordered_map<uint32_t, uint32_t> slot;
+    void Add(uint32_t item) {
+      auto [it, inserted] = slot.try_emplace(item, static_cast<uint32_t>(ids.size()));
+      if (inserted) {
+        ids.push_back(item);
+        counts.push_back(1.f);
+      } else {
+        counts[it->second] += 1.f;
+      }
+    }
+  };
   void GrowUser(uint32_t u) {
     if (u >= history_.size()) history_.resize(u + 1);
   }
   void GrowItem(uint32_t i) {
     if (i >= counts_.size()) {
       counts_.resize(i + 1, 0.f);
-      cooc_.resize(i + 1);
+      inverse_sqrt_counts_.resize(i + 1, 0.f);
+      neighbours_.resize(i + 1);
     }
   }
   ItemKnnOptions options_;
   std::vector<std::deque<uint32_t>> history_;
   std::vector<float> counts_;
-  std::vector<std::unordered_map<uint32_t, float>> cooc_;
+  std::vector<float> inverse_sqrt_counts_;
+  float max_count_ = 1.f;
+  std::vector<Neighbours> neighbours_;
 };
 
 }  // namespace
