@@ -41,5 +41,8 @@ Command EvaluateCommand();
 Command InspectCommand();
 Command ConfigCommand();
 Command RunCommand();
+Command DemoCommand();
+Command BrokerCommand();
+Command ProduceCommand();
 
 }  // namespace streamrec::apps

@@ -250,7 +250,13 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   write.pending_clears = std::exchange(acknowledged, {});
   for (const auto& [tp, next] : batch.next_offsets) write.offsets.push_back({tp.topic, tp.partition, next});
   auto seq = store->Write(write);
-  if (!seq.ok()) return seq.status().WithContext("writing batch to " + settings.state.dir);
+  if (!seq.ok()) {
+    // The store refuses a batch it considers invalid: a bug of ours, not a
+    // usage error, so it must not exit as one.
+    const Status& s = seq.status();
+    return (s.code() == StatusCode::kInvalidArgument ? Status::Internal(s.message()) : s)
+        .WithContext("writing batch to " + settings.state.dir);
+  }
 
   const int64_t now = NowMs();
   for (const auto& [user_id, ts] : touched) {

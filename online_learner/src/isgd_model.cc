@@ -26,6 +26,11 @@ constexpr uint64_t kSampleDomain = 0x53414d5000000000ULL;
 // ranking scan cache-friendly without scoring the whole catalog.
 constexpr uint32_t kScoreBlock = 512;
 
+// A step's weighted error is bounded by what a weight-1 event far from its
+// target gives: heavy events (purchase = 4) in bursts otherwise compound
+// into overflow at the default step sizes, and the bound keeps a step a step.
+constexpr float kMaxStepError = 1.f;
+
 // "No item to leave out of the context."
 constexpr uint32_t kNoItem = std::numeric_limits<uint32_t>::max();
 
@@ -159,7 +164,7 @@ struct IsgdModel::Impl {
     VectorMap qi(ItemVec(item), dim);
     const float eta = options.learning_rate;
     const float lambda = options.regularization;
-    const float err = w * (target - (item_bias[item] + r.dot(qi)));
+    const float err = std::clamp(w * (target - (item_bias[item] + r.dot(qi))), -kMaxStepError, kMaxStepError);
     // Both updates use the vectors from before the step.
     VectorMap r_before(scratch.data(), dim);
     r_before = r;

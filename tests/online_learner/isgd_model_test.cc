@@ -181,3 +181,28 @@ TEST_CASE("dirty tracking reports each changed row once", "[online_learner]") {
 
 }  // namespace
 }  // namespace streamrec::online_learner
+
+namespace streamrec::online_learner {
+namespace {
+
+TEST_CASE("heavy-weight events in bursts keep every vector finite", "[online_learner]") {
+  // Purchases (weight 4) from few users on few items at the default step
+  // sizes: without bounding a step's error the updates feed on themselves
+  // and overflow (the demo feed did this within seconds).
+  auto events = testing::PlantedStream(20, 30, 2, 200, 17);
+  for (auto& e : events) e.type = EventType::kPurchase;
+  Driver d{IsgdOptions{}};
+  for (const auto& e : events) d.Apply(e);
+  for (uint32_t u = 0; u < d.model.NumUsers(); ++u) {
+    for (float x : d.model.ExportUser(UserIndex(u)).factors) REQUIRE(std::isfinite(x));
+  }
+  for (uint32_t i = 0; i < d.model.NumItems(); ++i) {
+    const ItemRow row = d.model.ExportItem(ItemIndex(i));
+    REQUIRE(std::isfinite(row.bias));
+    for (float x : row.factors) REQUIRE(std::isfinite(x));
+    for (float x : row.context) REQUIRE(std::isfinite(x));
+  }
+}
+
+}  // namespace
+}  // namespace streamrec::online_learner
