@@ -32,16 +32,16 @@ Status RunBroker(const CommandContext& context) {
 }  // namespace
 
 Command BrokerCommand() {
-  return {
-      "broker",
-      "An embedded Kafka-protocol broker on 127.0.0.1 for development, tests and demos (memory only)",
-      "[--port PORT] [--partitions N] [--config FILE] [--set KEY=VALUE ...]",
-      {
-          {"port", "PORT", "bootstrap port on 127.0.0.1 (default 9092; 0 picks a free port)"},
-          {"partitions", "N",
-           "partitions of each topic (default 1); each keeps about 5 MiB or 100k batches and drops the oldest"},
-      },
-      RunBroker};
+  return {"broker",
+          "An embedded Kafka-protocol broker on 127.0.0.1 for development, tests and demos (memory only)",
+          "[--port PORT] [--partitions N] [--config FILE] [--set KEY=VALUE ...]",
+          {
+              {"port", "PORT", "bootstrap port on 127.0.0.1 (default 9092; 0 picks a free port)"},
+              {"partitions", "N",
+               "partitions of each topic (default 1); each keeps about 5 MiB or 100k batches and drops the "
+               "oldest"},
+          },
+          RunBroker};
 }
 
 }  // namespace streamrec::apps

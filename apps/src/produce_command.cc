@@ -7,7 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -42,8 +42,8 @@ constexpr size_t kSizeSamples = 10000;
 // Replay defaults; any of them can be overridden with --set kafka.KEY=VALUE.
 // enable.idempotence=true is the Producer's own default.
 constexpr std::pair<std::string_view, std::string_view> kProducerDefaults[] = {
-    {"compression.type", "lz4"},    // JSON events shrink several-fold
-    {"linger.ms", "5"},             // fills batches at full speed, little delay when paced
+    {"compression.type", "lz4"},       // JSON events shrink several-fold
+    {"linger.ms", "5"},                // fills batches at full speed, little delay when paced
     {"batch.num.messages", "100000"},  // batches bounded by batch.size (1 MB) instead
 };
 
@@ -89,7 +89,8 @@ Result<Request> ParseRequest(const CommandContext& context) {
   auto input = flags.Get("input");
   auto format_name = flags.Get("format");
   if (!input || !format_name) {
-    return Status::InvalidArgument("produce needs --input FILE and --format movielens-csv|movielens-tsv|jsonl");
+    return Status::InvalidArgument(
+        "produce needs --input FILE and --format movielens-csv|movielens-tsv|jsonl");
   }
   Request request;
   request.input = *input;
@@ -164,8 +165,8 @@ class Schedule {
     return 0;
   }
 
-  // Scheduled time left after event `i`'s due time.
-  double RemainingMs(double due_ms) const { return std::max(0.0, total_ms_ - due_ms); }
+  // Scheduled time left `elapsed_ms` after the start.
+  double RemainingMs(double elapsed_ms) const { return std::max(0.0, total_ms_ - elapsed_ms); }
 
  private:
   Pace pace_;
@@ -189,9 +190,12 @@ class Progress {
 
   // `scheduled_remaining_ms`: the pacing's own estimate of the time left;
   // unset at full speed, where the average rate predicts it.
-  void Update(uint64_t produced, uint64_t delivered, std::optional<double> scheduled_remaining_ms) {
+  // Draws at most every kBarInterval (terminal) or kLineInterval, unless
+  // `force`.
+  void Update(uint64_t produced, uint64_t delivered, std::optional<double> scheduled_remaining_ms,
+              bool force = false) {
     const auto now = Clock::now();
-    if (now - last_ < (terminal_ ? kBarInterval : kLineInterval)) return;
+    if (!force && now - last_ < (terminal_ ? kBarInterval : kLineInterval)) return;
     last_ = now;
     const double seconds = std::chrono::duration<double>(now - start_).count();
     const double rate = seconds > 0 ? static_cast<double>(produced) / seconds : 0;
@@ -214,9 +218,12 @@ class Progress {
     }
   }
 
-  // Ends the bar's line so what follows starts on a fresh one.
-  void Finish() {
-    if (drawn_) err_ << "\n";
+  // Shows the final state of a bar drawn before and ends its line, so what
+  // follows starts on a fresh one.
+  void Finish(uint64_t produced, uint64_t delivered) {
+    if (!drawn_) return;
+    Update(produced, delivered, 0.0, /*force=*/true);
+    err_ << "\n";
   }
 
  private:
@@ -243,23 +250,23 @@ void WarnAboutMockBounds(const std::vector<schemas::Event>& events, const std::s
   const double events_per_partition = static_cast<double>(events.size()) / partitions;
   const double bytes_per_partition = events_per_partition * static_cast<double>(sampled_bytes) / samples;
   constexpr double kMiB = 1024.0 * 1024.0;
-  const std::string advice = fmt::format(
+  constexpr std::string_view kAdvice =
       "; run the consumer (`streamrec run`) while producing, or use more partitions "
-      "(`streamrec broker --partitions N`)\n");
+      "(`streamrec broker --partitions N`)\n";
   if (bytes_per_partition > static_cast<double>(kafka::kMockPartitionMaxBytes)) {
     err << fmt::format(
         "streamrec produce: warning: about {:.1f} MiB per partition of '{}' ({} events over {} partition(s); "
         "uncompressed, lz4 usually makes it several times smaller). If the broker is streamrec's embedded "
         "broker, each partition keeps only about {} MiB and silently drops the oldest{}",
         bytes_per_partition / kMiB, topic, events.size(), partitions,
-        kafka::kMockPartitionMaxBytes / (1024 * 1024), advice);
+        kafka::kMockPartitionMaxBytes / (1024 * 1024), kAdvice);
   }
   // Paced, each event may leave in a batch of its own.
   if (paced && events_per_partition > static_cast<double>(kafka::kMockPartitionMaxBatches)) {
     err << fmt::format(
         "streamrec produce: warning: paced, up to {:.0f} batches per partition of '{}'. If the broker is "
         "streamrec's embedded broker, each partition keeps only {} batches and silently drops the oldest{}",
-        events_per_partition, topic, kafka::kMockPartitionMaxBatches, advice);
+        events_per_partition, topic, kafka::kMockPartitionMaxBatches, kAdvice);
   }
 }
 
@@ -272,14 +279,16 @@ struct Deliveries {
 
 // Serves delivery reports until `due`, updating the progress meanwhile.
 void WaitUntil(Clock::time_point due, kafka::Producer& producer, const std::function<void()>& on_tick) {
-  for (auto now = Clock::now(); now < due; now = Clock::now()) {
-    const auto left = std::chrono::duration_cast<milliseconds>(due - now);
-    if (left.count() == 0) {
-      // Poll works in whole ms; a sub-ms wait (high rates) is a plain sleep.
+  for (auto left = due - Clock::now(); left > Clock::duration::zero(); left = due - Clock::now()) {
+    const auto whole_ms = std::chrono::floor<milliseconds>(left);
+    if (whole_ms.count() == 0) {
+      // Poll works in whole ms; a sub-ms wait (high rates) serves what is
+      // ready and sleeps the rest.
+      producer.Poll(milliseconds(0));
       std::this_thread::sleep_until(due);
-      break;
+      return;
     }
-    producer.Poll(std::min(left, milliseconds(100)));
+    producer.Poll(std::min(whole_ms, milliseconds(100)));
     on_tick();
   }
 }
@@ -325,19 +334,18 @@ Status RunProduce(const CommandContext& context) {
   const bool terminal = &context.err == &std::cerr && isatty(STDERR_FILENO) == 1;
   Progress progress(context.err, terminal, events.size());
   uint64_t produced = 0;
-  double due_ms = 0;
+  const auto start = Clock::now();
   const auto tick = [&] {
+    const double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     progress.Update(produced, deliveries.delivered,
-                    schedule.paced() ? std::optional(schedule.RemainingMs(due_ms)) : std::nullopt);
+                    schedule.paced() ? std::optional(schedule.RemainingMs(elapsed_ms)) : std::nullopt);
   };
 
-  const auto start = Clock::now();
   Status stopped;
   for (size_t i = 0; i < events.size(); ++i) {
-    due_ms = schedule.DueMs(i);
     if (schedule.paced()) {
-      WaitUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(due_ms)),
-                *producer, tick);
+      const std::chrono::duration<double, std::milli> due(schedule.DueMs(i));
+      WaitUntil(start + std::chrono::duration_cast<Clock::duration>(due), *producer, tick);
     }
     const schemas::Event& event = events[i];
     const std::string value = schemas::SerializeEvent(event);
@@ -357,17 +365,17 @@ Status RunProduce(const CommandContext& context) {
 
   Status flushed;
   while ((flushed = producer->Flush(kFlushSlice)).code() == StatusCode::kUnavailable) tick();
-  progress.Finish();
+  progress.Finish(produced, deliveries.delivered);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  context.out << fmt::format("produced {} of {} events to '{}' in {:.1f} s ({:.0f} ev/s): {} delivered, {} failed\n",
-                             produced, events.size(), request->topic, seconds,
-                             seconds > 0 ? static_cast<double>(produced) / seconds : 0.0, deliveries.delivered,
-                             deliveries.failed);
+  context.out << fmt::format(
+      "produced {} of {} events to '{}' in {:.1f} s ({:.0f} ev/s): {} delivered, {} failed\n", produced,
+      events.size(), request->topic, seconds, seconds > 0 ? static_cast<double>(produced) / seconds : 0.0,
+      deliveries.delivered, deliveries.failed);
   if (!stopped.ok()) return stopped;
   if (!flushed.ok()) return flushed;
   if (deliveries.failed > 0) {
-    return Status::Unavailable(fmt::format("{} of {} events were not delivered (first: {})", deliveries.failed,
-                                           produced, *deliveries.first_error));
+    return Status::Unavailable(fmt::format("{} of {} events were not delivered (first: {})",
+                                           deliveries.failed, produced, *deliveries.first_error));
   }
   return Status::Ok();
 }
@@ -377,7 +385,7 @@ Status RunProduce(const CommandContext& context) {
 Command ProduceCommand() {
   return {
       "produce",
-      "Replay an event log into a Kafka topic in time order, keyed by user id",
+      "Replay an event log into a Kafka topic in time order, keyed by user id (lz4, idempotent producer)",
       "--input FILE --format movielens-csv|movielens-tsv|jsonl [--topic TOPIC] [--rate max|N] [--speed X] "
       "[--limit N] [--config FILE] [--set KEY=VALUE ...]",
       {
