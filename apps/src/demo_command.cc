@@ -12,6 +12,7 @@
 
 #include "command.h"
 #include "demo_feed.h"
+#include "kafka_settings.h"
 #include "pipeline.h"
 #include "text.h"
 #include "streamrec/base/logging.h"
@@ -133,8 +134,8 @@ Status RunDemo(const CommandContext& context) {
   if (!pipeline.ok()) return pipeline.status();
 
   kafka::ProducerOptions producer_options;
-  STREAMREC_RETURN_IF_ERROR(producer_options.config.Set("bootstrap.servers", broker->bootstrap_servers()));
   STREAMREC_RETURN_IF_ERROR(producer_options.config.Set("linger.ms", "2"));
+  STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, producer_options.config));
   auto producer = kafka::Producer::Create(std::move(producer_options));
   if (!producer.ok()) return producer.status();
 

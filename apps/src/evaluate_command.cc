@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "event_log_report.h"
 #include "model_store.h"
 #include "plot.h"
 #include "streamrec/online_learner/evaluation.h"
@@ -24,7 +25,6 @@ using online_learner::EvaluationReport;
 using online_learner::Recommender;
 
 constexpr std::string_view kDefaultModels = "isgd,popularity,popularity-decay,item-knn";
-constexpr size_t kBadLinesShown = 5;
 // The recall curve gets about this many points unless --window says otherwise.
 constexpr uint64_t kCurvePoints = 100;
 
@@ -106,16 +106,6 @@ Result<Request> ParseRequest(const CommandContext& context) {
   return request;
 }
 
-void ReportBadLines(const schemas::EventLog& log, const std::string& input, std::ostream& err) {
-  if (log.bad_line_count == 0) return;
-  err << fmt::format("streamrec: warning: skipped {} bad line{} in {}\n", log.bad_line_count,
-                     log.bad_line_count == 1 ? "" : "s", input);
-  const size_t shown = std::min(kBadLinesShown, log.bad_lines.size());
-  for (size_t i = 0; i < shown; ++i) {
-    err << fmt::format("  line {}: {}\n", log.bad_lines[i].line_number, log.bad_lines[i].reason);
-  }
-  if (log.bad_line_count > shown) err << fmt::format("  ... and {} more\n", log.bad_line_count - shown);
-}
 
 // Keeps events that are not ratings, and ratings of at least `min_rating`.
 void FilterRatings(std::vector<schemas::Event>& events, double min_rating) {
@@ -175,7 +165,7 @@ Status RunEvaluate(const CommandContext& context) {
 
   auto log = schemas::ReadEventLog(request->input, request->format);
   if (!log.ok()) return log.status();
-  ReportBadLines(*log, request->input, context.err);
+  ReportBadLines(*log, request->input, "evaluate", context.err);
   std::vector<schemas::Event>& events = log->events;
   if (request->min_rating) FilterRatings(events, *request->min_rating);
   if (events.empty())

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "kafka_settings.h"
 #include "model_store.h"
 #include "streamrec/base/logging.h"
 #include "streamrec/ingest/ingestor.h"
@@ -25,27 +26,6 @@ constexpr std::chrono::milliseconds kFlushTimeout{30000};
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
-}
-
-// librdkafka warns when a client is given the other role's properties, so
-// each client gets only its own (and every shared one).
-const std::set<std::string, std::less<>> kConsumerOnly = {
-    "group.id", "group.instance.id", "session.timeout.ms", "heartbeat.interval.ms", "fetch.wait.max.ms",
-    "fetch.min.bytes", "fetch.max.bytes", "queued.min.messages", "queued.max.messages.kbytes",
-    "auto.offset.reset", "partition.assignment.strategy", "max.poll.interval.ms", "isolation.level",
-    "enable.partition.eof", "fetch.message.max.bytes", "max.partition.fetch.bytes"};
-const std::set<std::string, std::less<>> kProducerOnly = {
-    "linger.ms", "queue.buffering.max.ms", "batch.num.messages", "batch.size", "compression.type",
-    "compression.codec", "acks", "request.required.acks", "enable.idempotence", "message.timeout.ms",
-    "delivery.timeout.ms", "queue.buffering.max.messages", "queue.buffering.max.kbytes", "retries"};
-
-Status BuildKafkaConfig(const Settings& settings, const std::set<std::string, std::less<>>& skip,
-                        kafka::KafkaConfig& config) {
-  for (const auto& [key, value] : KafkaProperties(settings)) {
-    if (skip.contains(key)) continue;
-    STREAMREC_RETURN_IF_ERROR(config.Set(key, value).WithContext("config key 'kafka." + key + "'"));
-  }
-  return Status::Ok();
 }
 
 // Stored offsets win over Kafka's; a partition never consumed starts per
@@ -126,8 +106,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   ingest_options.batch_max_events = static_cast<size_t>(p.batch_max_events);
   ingest_options.batch_max_wait = std::chrono::milliseconds(p.batch_max_ms);
   ingest_options.parse.max_future_skew_ms = p.max_future_skew_ms;
-  STREAMREC_RETURN_IF_ERROR(BuildKafkaConfig(settings, kProducerOnly, ingest_options.consumer_config));
-  STREAMREC_RETURN_IF_ERROR(BuildKafkaConfig(settings, kConsumerOnly, ingest_options.producer_config));
+  STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kConsumer, ingest_options.consumer_config));
+  STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, ingest_options.producer_config));
   // Every partition starts at a stored or a logical offset, so the reset
   // policy only fires when the broker no longer has a stored offset: that
   // must stop the pipeline, not skip data.
@@ -141,7 +121,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
 
   serving::PublisherOptions publisher_options;
   publisher_options.topic = p.recommendations_topic;
-  STREAMREC_RETURN_IF_ERROR(BuildKafkaConfig(settings, kConsumerOnly, publisher_options.producer_config));
+  STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, publisher_options.producer_config));
   auto publisher = serving::Publisher::Create(publisher_options);
   if (!publisher.ok()) return publisher.status();
   impl->publisher = std::move(*publisher);

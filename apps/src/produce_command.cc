@@ -10,11 +10,17 @@
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "command.h"
+#include "event_log_report.h"
+#include "kafka_settings.h"
 #include "streamrec/kafka/embedded_broker.h"
 #include "streamrec/kafka/producer.h"
 #include "streamrec/schemas/codec.h"
@@ -27,7 +33,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr size_t kBadLinesShown = 10;
 // Under --speed, a longer gap in the log (a quiet night, a gap of years)
 // would stall the replay for no insight.
 constexpr double kMaxPauseMs = 5000;
@@ -110,29 +115,12 @@ Result<Request> ParseRequest(const CommandContext& context) {
   return request;
 }
 
-void ReportBadLines(const schemas::EventLog& log, const std::string& input, std::ostream& err) {
-  if (log.bad_line_count == 0) return;
-  err << fmt::format("streamrec produce: warning: skipped {} bad line{} in {}\n", log.bad_line_count,
-                     log.bad_line_count == 1 ? "" : "s", input);
-  const size_t shown = std::min(kBadLinesShown, log.bad_lines.size());
-  for (size_t i = 0; i < shown; ++i) {
-    err << fmt::format("  line {}: {}\n", log.bad_lines[i].line_number, log.bad_lines[i].reason);
-  }
-  if (log.bad_line_count > shown) err << fmt::format("  ... and {} more\n", log.bad_line_count - shown);
-}
 
-// The replay defaults, then bootstrap.servers and every passthrough kafka.*
-// key in order. The table's other kafka.* keys (group.id, session and fetch
-// timeouts) configure consumers: given to a producer they only make
-// librdkafka log "consumer property ignored" warnings.
+// The replay defaults, then the config's producer properties.
 Result<kafka::KafkaConfig> ProducerConfig(const Settings& settings) {
   kafka::KafkaConfig config;
   for (const auto& [key, value] : kProducerDefaults) STREAMREC_RETURN_IF_ERROR(config.Set(key, value));
-  STREAMREC_RETURN_IF_ERROR(config.Set("bootstrap.servers", settings.kafka.bootstrap_servers)
-                                .WithContext("config key 'kafka.bootstrap.servers'"));
-  for (const auto& [key, value] : settings.kafka.passthrough) {
-    STREAMREC_RETURN_IF_ERROR(config.Set(key, value).WithContext("config key 'kafka." + key + "'"));
-  }
+  STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, config));
   return config;
 }
 
@@ -301,7 +289,7 @@ Status RunProduce(const CommandContext& context) {
 
   auto log = schemas::ReadEventLog(request->input, request->format);
   if (!log.ok()) return log.status();
-  ReportBadLines(*log, request->input, context.err);
+  ReportBadLines(*log, request->input, "produce", context.err);
   std::vector<schemas::Event>& events = log->events;
   schemas::SortByTime(events);
   if (request->limit && events.size() > static_cast<uint64_t>(*request->limit)) {
