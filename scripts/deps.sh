@@ -6,14 +6,19 @@ set -euo pipefail
 STREAMREC_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   librdkafka-dev librocksdb-dev libeigen3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libtomlplusplus-dev catch2 libbenchmark-dev
+  libtomlplusplus-dev catch2 libbenchmark-dev libcpp-httplib-dev
   kcat python3 python3-jsonschema python3-confluent-kafka python3-yaml
+  chromium
 )
 
 missing=()
 for p in "${STREAMREC_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The browser test runs playwright-core under node. Any node >= 18 with npm
+# will do; Debian's packages conflict with NodeSource's, so only install
+# them when there is no npm at all.
+command -v npm >/dev/null || missing+=(nodejs npm)
 
 if ((${#missing[@]})); then
   echo "streamrec: installing ${missing[*]}" >&2

@@ -6,21 +6,24 @@
 # and the pipeline's model digest equals `streamrec evaluate --state` on the
 # same events (one learner, two drivers).
 #
-# Usage: scripts/replay_movielens.sh [--partitions N] [--processes P]
+# Usage: scripts/replay_movielens.sh [--partitions N] [--processes P] [--stagger SECONDS]
 #   With P > 1, P `streamrec run` processes share one consumer group; every
 #   user must still get a list (their stores each hold what they consumed,
-#   so the digest comparison is skipped).
+#   so the digest comparison is skipped). --stagger starts them that far
+#   apart, so partitions move between processes mid-replay.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${STREAMREC_BIN:-$root/build/streamrec}
 data=${STREAMREC_DATA:-$root/../shared/datasets/ml-latest-small}
 partitions=1
 processes=1
+stagger=0
 while (($#)); do
   case "$1" in
     --partitions) partitions=$2; shift 2 ;;
     --processes) processes=$2; shift 2 ;;
-    *) echo "usage: $0 [--partitions N] [--processes P]" >&2; exit 2 ;;
+    --stagger) stagger=$2; shift 2 ;;
+    *) echo "usage: $0 [--partitions N] [--processes P] [--stagger SECONDS]" >&2; exit 2 ;;
   esac
 done
 if [ ! -f "$data/ratings.csv" ]; then
@@ -61,8 +64,9 @@ for k in "${!malformed[@]}"; do printf 'bad%s\t%s\n' "$k" "${malformed[$k]}"; do
 pids=()
 for p in $(seq "$processes"); do
   "$bin" run --stop-when-idle 5s --set "kafka.bootstrap.servers=$bootstrap" --set "state.dir=$work/state-$p" \
-    --set log.level=warn 2>"$work/run-$p.err" &
+    --set "log.level=${STREAMREC_RUN_LOG_LEVEL:-warn}" --set http.listen= 2>"$work/run-$p.err" &
   pids+=($!)
+  sleep "$stagger"
 done
 for pid in "${pids[@]}"; do wait "$pid" || { cat "$work"/run-*.err >&2; exit 1; }; done
 end=$(date +%s.%N)
@@ -78,6 +82,12 @@ echo "replay: $listed of $users users have a list; $dead of ${#malformed[@]} mal
 status=0
 [ "$listed" -eq "$users" ] || { echo "replay: FAILED, not every user has a list" >&2; status=1; }
 [ "$dead" -eq "${#malformed[@]}" ] || { echo "replay: FAILED, the DLQ does not hold exactly the malformed records" >&2; status=1; }
+# Each event applied once across the group (a moved partition resumes at the
+# group's committed offset).
+applied=$(sed -n 's/^streamrec run: \([0-9]*\) events applied.*/\1/p' "$work"/run-*.err | awk '{ s += $1 } END { print s }')
+events=$(($(wc -l <"$data/ratings.csv") - 1))
+echo "replay: $applied events applied across $processes process(es), $events in the log"
+[ "$applied" -eq "$events" ] || { echo "replay: FAILED, events applied != events in the log" >&2; status=1; }
 
 if [ "$processes" -eq 1 ]; then
   "$bin" evaluate --input "$data/ratings.csv" --format movielens-csv --models isgd --state "$work/evaluated" \

@@ -129,7 +129,7 @@ int Dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
 }  // namespace
 
 const std::vector<Command>& Commands() {
-  static const std::vector<Command> kCommands = {DemoCommand(), BrokerCommand(), RunCommand(), ProduceCommand(), EvaluateCommand(), InspectCommand(), ConfigCommand()};
+  static const std::vector<Command> kCommands = {DemoCommand(), BrokerCommand(), RunCommand(), ProduceCommand(), EvaluateCommand(), InspectCommand(), SnapshotCommand(), RestoreCommand(), ConfigCommand()};
   return kCommands;
 }
 

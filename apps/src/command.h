@@ -44,5 +44,7 @@ Command RunCommand();
 Command DemoCommand();
 Command BrokerCommand();
 Command ProduceCommand();
+Command SnapshotCommand();
+Command RestoreCommand();
 
 }  // namespace streamrec::apps

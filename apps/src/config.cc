@@ -86,7 +86,7 @@ Status SetTableKey(const ConfigKey& key, std::string_view text, Settings& settin
       break;
     case ConfigType::kString: {
       const auto choice = std::find(key.choices.begin(), key.choices.end(), text);
-      if (key.choices.empty() ? !text.empty() : choice != key.choices.end()) {
+      if (key.choices.empty() ? (key.may_be_empty || !text.empty()) : choice != key.choices.end()) {
         AssignText(field, text, static_cast<size_t>(choice - key.choices.begin()));
         return Status::Ok();
       }
@@ -199,8 +199,8 @@ std::string ConfigExpectation(const ConfigKey& key) {
     case ConfigType::kBool:
       return "true or false";
     case ConfigType::kString:
-      return key.choices.empty() ? "a non-empty string"
-                                 : fmt::format("one of {}", fmt::join(key.choices, ", "));
+      if (!key.choices.empty()) return fmt::format("one of {}", fmt::join(key.choices, ", "));
+      return key.may_be_empty ? "a string (may be empty)" : "a non-empty string";
   }
   return "";
 }
@@ -292,8 +292,9 @@ an error that suggests the nearest known one. `streamrec config` prints the effe
 )";
   const Settings defaults;
   for (const auto& key : ConfigTable()) {
-    md += fmt::format("| `{}` | {} | `{}` | {} | `{}` |\n", key.name, ConfigExpectation(key),
-                      FormatConfigValue(key, defaults), key.meaning, key.field);
+    const std::string value = FormatConfigValue(key, defaults);
+    md += fmt::format("| `{}` | {} | {} | {} | `{}` |\n", key.name, ConfigExpectation(key),
+                      value.empty() ? "(empty)" : "`" + value + "`", key.meaning, key.field);
   }
   return md;
 }

@@ -23,8 +23,9 @@ Status RunConfig(const CommandContext& context) {
   std::vector<Row> rows = {{"KEY", "VALUE", "DEFAULT", "MEANING"}};
   const Settings defaults;
   for (const auto& key : ConfigTable()) {
-    rows.push_back(
-        {key.name, FormatConfigValue(key, context.settings), FormatConfigValue(key, defaults), key.meaning});
+    std::string value = FormatConfigValue(key, context.settings);
+    if (key.secret) value = value.empty() ? "(not set)" : "(set)";
+    rows.push_back({key.name, std::move(value), FormatConfigValue(key, defaults), key.meaning});
   }
   for (const auto& [property, value] : context.settings.kafka.passthrough) {
     rows.push_back({"kafka." + property, value, "-", "passed to librdkafka verbatim"});

@@ -14,6 +14,7 @@
 #include "demo_feed.h"
 #include "kafka_settings.h"
 #include "pipeline.h"
+#include "pipeline_backend.h"
 #include "text.h"
 #include "streamrec/base/logging.h"
 #include "streamrec/kafka/embedded_broker.h"
@@ -79,7 +80,8 @@ void RunFeed(kafka::Producer& producer, int rate, const std::atomic<bool>& stop,
 }
 
 void PrintView(std::ostream& out, bool tty, double seconds, uint64_t produced, const PipelineStats& now,
-               const PipelineStats& before, double interval, const std::deque<schemas::RecommendationList>& lists) {
+               const PipelineStats& before, double interval, const std::deque<schemas::RecommendationList>& lists,
+               const std::string& dashboard) {
   if (tty) out << "\x1b[H\x1b[2J";
   out << fmt::format(
       "streamrec demo - {:.0f}s  |  events/s {:.0f}  |  lists/s {:.0f}  |  dead-lettered {}  |  users {}  items {}  "
@@ -97,7 +99,7 @@ void PrintView(std::ostream& out, bool tty, double seconds, uint64_t produced, c
     out << fmt::format("  {:>6} [{}] {}  ({} ms)\n", list.user_id, list.model, items,
                        wall - list.source_event_ts_ms);
   }
-  out << "\nCtrl-C to stop.\n";
+  out << (dashboard.empty() ? "\nCtrl-C to stop.\n" : "\nDashboard: " + dashboard + "  -  Ctrl-C to stop.\n");
   out.flush();
 }
 
@@ -132,6 +134,10 @@ Status RunDemo(const CommandContext& context) {
   }
   auto pipeline = Pipeline::Open(settings);
   if (!pipeline.ok()) return pipeline.status();
+  auto http = HttpFrontEnd::Start(settings, **pipeline);
+  if (!http.ok()) return http.status();
+  const std::string dashboard = *http ? (*http)->url() + "/dashboard" : "";
+  if (*http) context.out << "streamrec demo: dashboard at " << dashboard << std::endl;
 
   kafka::ProducerOptions producer_options;
   STREAMREC_RETURN_IF_ERROR(producer_options.config.Set("linger.ms", "2"));
@@ -160,7 +166,7 @@ Status RunDemo(const CommandContext& context) {
     const auto now = Clock::now();
     const PipelineStats stats = (*pipeline)->Stats();
     PrintView(context.out, tty, std::chrono::duration<double>(now - start).count(), produced.load(), stats, before,
-              std::chrono::duration<double>(now - last).count(), recent.Snapshot());
+              std::chrono::duration<double>(now - last).count(), recent.Snapshot(), dashboard);
     before = stats;
     last = now;
     if (duration_ms && now - start >= std::chrono::milliseconds(*duration_ms)) break;

@@ -2,7 +2,10 @@
 // whole store (to compare `evaluate --state` with the pipeline's store).
 // Opens the store read-only, so it works beside a running pipeline.
 
+#include <algorithm>
 #include <filesystem>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -32,9 +35,27 @@ Status PrintDigest(const state::FeatureStore& store, std::ostream& out) {
   auto digest = store.Digest();
   if (!digest.ok()) return digest.status();
   const auto& c = digest->counts;
-  out << fmt::format("model: {}\noffsets: {}\nall: {}\n", digest->model, digest->offsets, digest->all)
-      << fmt::format("counts: users={} items={} ids={} offsets={} meta={} pending={}\n", c.users, c.items,
-                     c.ids, c.offsets, c.meta, c.pending);
+  out << fmt::format("model: {}\noffsets: {}\ndedup: {}\nall: {}\n", digest->model, digest->offsets,
+                     digest->dedup, digest->all)
+      << fmt::format("counts: users={} items={} ids={} offsets={} meta={} pending={} dedup={}\n", c.users,
+                     c.items, c.ids, c.offsets, c.meta, c.pending, c.dedup);
+  return Status::Ok();
+}
+
+// One "user_id<TAB>event_count" line per stored user, in id order: the
+// crash test's ledger (each valid event counts once for its user, so
+// applied-twice and lost events both show).
+Status PrintEventCounts(const state::FeatureStore& store, const Settings& settings, std::ostream& out) {
+  online_learner::IsgdModel model(settings.learner.isgd);
+  online_learner::IdMap users, items;
+  STREAMREC_RETURN_IF_ERROR(store.LoadModel(model, users, items));
+  std::vector<std::pair<std::string_view, uint32_t>> rows;
+  for (uint32_t u = 0; u < users.size(); ++u) {
+    const std::string_view id = users.Name(u);
+    if (!id.empty()) rows.emplace_back(id, model.ExportUser(UserIndex(u)).event_count);
+  }
+  std::sort(rows.begin(), rows.end());
+  for (const auto& [id, count] : rows) out << id << '\t' << count << '\n';
   return Status::Ok();
 }
 
@@ -75,9 +96,10 @@ Status PrintItem(const state::FeatureStore& store, const std::string& id, std::o
 
 Status RunInspect(const CommandContext& context) {
   const ParsedFlags& flags = context.flags;
-  const int wanted = flags.Has("digest") + flags.Has("user") + flags.Has("item");
-  if (wanted != 1)
-    return Status::InvalidArgument("inspect needs exactly one of --digest, --user ID, --item ID");
+  const int wanted = flags.Has("digest") + flags.Has("user") + flags.Has("item") + flags.Has("event-counts");
+  if (wanted != 1) {
+    return Status::InvalidArgument("inspect needs exactly one of --digest, --user ID, --item ID, --event-counts");
+  }
   const std::string dir = flags.Get("state").value_or(context.settings.state.dir);
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
@@ -88,6 +110,7 @@ Status RunInspect(const CommandContext& context) {
   auto store = state::FeatureStore::Open(options);
   if (!store.ok()) return store.status();
   if (flags.Has("digest")) return PrintDigest(**store, context.out);
+  if (flags.Has("event-counts")) return PrintEventCounts(**store, context.settings, context.out);
   if (auto user = flags.Get("user")) return PrintUser(**store, context.settings, *user, context.out);
   return PrintItem(**store, *flags.Get("item"), context.out);
 }
@@ -97,12 +120,13 @@ Status RunInspect(const CommandContext& context) {
 Command InspectCommand() {
   return {"inspect",
           "Print a stored user or item as JSON, or a digest of a whole store",
-          "[--state DIR] (--digest | --user ID | --item ID)",
+          "[--state DIR] (--digest | --user ID | --item ID | --event-counts)",
           {
               {"state", "DIR", "the store (default: config key state.dir)"},
               {"digest", "", "print the digest of the model records and offsets, and per-family counts"},
               {"user", "ID", "print one user's record"},
               {"item", "ID", "print one item's record"},
+              {"event-counts", "", "print every user's id and event count (tab-separated), for ledgers"},
           },
           RunInspect};
 }

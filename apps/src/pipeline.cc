@@ -9,7 +9,9 @@
 #include <unordered_set>
 
 #include "kafka_settings.h"
+#include "kill_point.h"
 #include "model_store.h"
+#include "pipeline_backend.h"
 #include "streamrec/base/logging.h"
 #include "streamrec/ingest/ingestor.h"
 #include "streamrec/online_learner/learner.h"
@@ -28,11 +30,10 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
-// Stored offsets win over Kafka's; a partition never consumed starts per
-// ingest.start.
+// Stored offsets win over Kafka's.
 class StoreOffsets final : public ingest::OffsetSource {
  public:
-  StoreOffsets(const state::FeatureStore& store, bool earliest) : store_(store), earliest_(earliest) {}
+  explicit StoreOffsets(const state::FeatureStore& store) : store_(store) {}
   std::optional<KafkaOffset> NextOffset(const std::string& topic, PartitionId partition) override {
     auto offsets = store_.ReadOffsets(topic);
     if (offsets.ok()) {
@@ -40,12 +41,11 @@ class StoreOffsets final : public ingest::OffsetSource {
     } else {
       Logger(kLogApp)->error("reading stored offsets of {}: {}", topic, offsets.status().ToString());
     }
-    return earliest_ ? kafka::kOffsetBeginning : kafka::kOffsetEnd;
+    return std::nullopt;
   }
 
  private:
   const state::FeatureStore& store_;
-  bool earliest_;
 };
 
 }  // namespace
@@ -60,6 +60,8 @@ struct Pipeline::Impl {
   std::unique_ptr<serving::Refresher> refresher;
   std::atomic<bool> stop{false};
   std::shared_ptr<spdlog::logger> log = Logger(kLogApp);
+  KillSwitch kill_switch;  // crash tests only (testing.kill_point)
+  PipelineBackend* backend = nullptr;  // the HTTP server's, if attached
 
   // Lists acknowledged by Kafka, cleared from `pending` with the next write.
   std::vector<state::StoreBatch::PendingClear> acknowledged;
@@ -90,6 +92,7 @@ Pipeline::~Pipeline() = default;
 Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   auto impl = std::make_unique<Impl>();
   impl->settings = settings;
+  impl->kill_switch = KillSwitch(settings.testing);
   const PipelineOptions& p = settings.pipeline;
 
   auto store = state::FeatureStore::Open(StoreOptionsFor(settings, settings.state.dir));
@@ -98,6 +101,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   impl->learner = std::make_unique<online_learner::Learner>(settings.learner.isgd, static_cast<size_t>(p.dedup_window));
   STREAMREC_RETURN_IF_ERROR(impl->store->LoadModel(impl->learner->model(), impl->learner->users(),
                                                    impl->learner->items()));
+  // Ids seen before a stop or crash stay remembered: a redelivery of them
+  // after the restart is still dropped.
+  STREAMREC_RETURN_IF_ERROR(impl->store->LoadDedupWindow(impl->learner->dedup()));
 
   ingest::IngestOptions ingest_options;
   ingest_options.events_topic = p.events_topic;
@@ -108,13 +114,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   ingest_options.parse.max_future_skew_ms = p.max_future_skew_ms;
   STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kConsumer, ingest_options.consumer_config));
   STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, ingest_options.producer_config));
-  // Every partition starts at a stored or a logical offset, so the reset
-  // policy only fires when the broker no longer has a stored offset: that
-  // must stop the pipeline, not skip data.
-  if (!ingest_options.consumer_config.Get("auto.offset.reset")) {
-    STREAMREC_RETURN_IF_ERROR(ingest_options.consumer_config.Set("auto.offset.reset", "error"));
-  }
-  impl->offsets = std::make_unique<StoreOffsets>(*impl->store, p.start == "earliest");
+  ingest_options.start = p.start == "earliest" ? ingest::StartPosition::kEarliest : ingest::StartPosition::kLatest;
+  impl->offsets = std::make_unique<StoreOffsets>(*impl->store);
   auto ingestor = ingest::Ingestor::Create(ingest_options, *impl->offsets);
   if (!ingestor.ok()) return ingestor.status();
   impl->ingestor = std::move(*ingestor);
@@ -226,6 +227,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   stats.dead_lettered += batch.dead_lettered;
 
   state::AppendModelChanges(learner->model(), learner->users(), learner->items(), write);
+  state::AppendDedupChanges(learner->dedup(), write);
   for (const auto& [user_id, ts] : touched) write.pending_adds.push_back({user_id, ts});
   write.pending_clears = std::exchange(acknowledged, {});
   for (const auto& [tp, next] : batch.next_offsets) write.offsets.push_back({tp.topic, tp.partition, next});
@@ -237,6 +239,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
     return (s.code() == StatusCode::kInvalidArgument ? Status::Internal(s.message()) : s)
         .WithContext("writing batch to " + settings.state.dir);
   }
+  kill_switch.Reached(KillPoint::kAfterStoreWrite, stats.batches + 1);
 
   const int64_t now = NowMs();
   for (const auto& [user_id, ts] : touched) {
@@ -249,6 +252,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   // Tombstones only after the forget is durable: a crash before this point
   // replays the forget, which publishes them then.
   for (const std::string& user_id : forgotten) STREAMREC_RETURN_IF_ERROR(publisher->PublishTombstone(user_id));
+  kill_switch.Reached(KillPoint::kBeforeCommit, stats.batches + 1);
   if (Status s = ingestor->Commit(batch.next_offsets); !s.ok()) {
     // The store's offsets are the ones that count; Kafka's are for lag tools.
     log->warn("committing offsets to Kafka: {}", s.ToString());
@@ -299,9 +303,11 @@ Status Pipeline::Impl::Refresh(bool everything,
         list.items.push_back({std::string(learner->items().Name(s.item.value())), s.score});
       }
       STREAMREC_RETURN_IF_ERROR(publisher->Publish(list));
+      kill_switch.Reached(KillPoint::kMidPublish, stats.batches);
       RememberList(due[k].user.value(), lists[k].items);
       ++stats.lists_published;
       if (on_list) on_list(list);
+      if (backend) backend->OnList(list, due[k].touched_at_ms, NowMs());
     }
     if (!everything) return Status::Ok();
   }
@@ -318,11 +324,17 @@ void Pipeline::Impl::UpdateStats() {
 Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
                      const std::function<void(const schemas::RecommendationList&)>& on_list) {
   Impl& m = *impl_;
+  // However Run ends, requests still waiting for this thread get a 503.
+  const std::unique_ptr<PipelineBackend, void (*)(PipelineBackend*)> stop_backend(
+      m.backend, [](PipelineBackend* b) { b->OnStop(); });
   auto idle_since = std::chrono::steady_clock::now();
   while (!m.stop.load()) {
     auto batch = m.ingestor->Next();
     if (!batch.ok()) {
       Status s = batch.status();
+      // A stored offset the broker lacks: a store from another broker
+      // explains it better than lost data, so check that first.
+      STREAMREC_RETURN_IF_ERROR(m.VerifyAssignment());
       if (s.code() == StatusCode::kFailedPrecondition) {
         s = s.WithContext("the broker no longer holds the stored offset (data was dropped or the topic was "
                           "recreated); to start over, use a new state.dir");
@@ -331,13 +343,16 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
     }
     STREAMREC_RETURN_IF_ERROR(m.VerifyAssignment());
     if (!batch->empty()) {
+      const auto started = std::chrono::steady_clock::now();
       STREAMREC_RETURN_IF_ERROR(m.ApplyBatch(*batch));
       idle_since = std::chrono::steady_clock::now();
+      if (m.backend) m.backend->OnBatch(idle_since - started);
     }
     STREAMREC_RETURN_IF_ERROR(m.Refresh(false, on_list));
     m.publisher->Poll(std::chrono::milliseconds(0));
     m.CollectAcknowledged();
     m.UpdateStats();
+    if (m.backend) m.backend->OnLoop({*m.learner, *m.ingestor, m.stats});
     if (batch->empty()) {
       // Idle: persist acknowledgements now rather than with the next batch.
       STREAMREC_RETURN_IF_ERROR(m.WriteClears());
@@ -357,6 +372,8 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
 }
 
 void Pipeline::Stop() { impl_->stop.store(true); }
+
+void Pipeline::AttachBackend(PipelineBackend* backend) { impl_->backend = backend; }
 
 PipelineStats Pipeline::Stats() const {
   std::lock_guard lock(impl_->snapshot_mutex);

@@ -30,6 +30,8 @@
 
 namespace streamrec::apps {
 
+class PipelineBackend;
+
 struct PipelineStats {
   uint64_t batches = 0;
   uint64_t events_applied = 0;
@@ -61,6 +63,11 @@ class Pipeline {
                            const std::function<void(const schemas::RecommendationList&)>& on_list = {});
   void Stop();
   PipelineStats Stats() const;
+  // Lets the HTTP server in (pipeline_backend.h): each loop iteration
+  // `backend` answers its queued requests, and it sees every batch and
+  // published list (metrics, /v1/stream). Call before Run; it must outlive
+  // Run.
+  void AttachBackend(PipelineBackend* backend);
 
  private:
   struct Impl;

@@ -4,6 +4,7 @@
 
 #include "command.h"
 #include "pipeline.h"
+#include "pipeline_backend.h"
 #include "text.h"
 #include "streamrec/base/logging.h"
 
@@ -29,6 +30,9 @@ Status RunRun(const CommandContext& context) {
   }
   auto pipeline = Pipeline::Open(context.settings);
   if (!pipeline.ok()) return pipeline.status();
+  auto http = HttpFrontEnd::Start(context.settings, **pipeline);
+  if (!http.ok()) return http.status();
+  if (*http) context.err << fmt::format("streamrec run: HTTP API and dashboard at {}/dashboard\n", (*http)->url());
   g_running.store(pipeline->get());
   auto previous_int = std::signal(SIGINT, StopOnSignal);
   auto previous_term = std::signal(SIGTERM, StopOnSignal);

@@ -53,6 +53,42 @@ struct Ingestor::Impl {
     return dlq->Produce(record);
   }
 
+  // Where an assigned partition starts: the stored offset; else, for a
+  // partition another group member consumed before (a rebalance moved it
+  // here), the group's committed offset, so no event is applied twice
+  // across the group; else the beginning or the end per `start`.
+  KafkaOffset StartOffset(const kafka::TopicPartition& tp) {
+    if (auto stored = offsets->NextOffset(tp.topic, tp.partition)) return *stored;
+    auto committed = consumer->Committed({tp}, std::chrono::milliseconds(5000));
+    if (committed.ok()) {
+      if (auto it = committed->find(tp); it != committed->end()) {
+        log->info("{}/{} is not in the store: resuming at the group's committed offset {}; the state of its "
+                  "earlier events stays with the instance that consumed them",
+                  tp.topic, tp.partition.value(), it->second.value());
+        return it->second;
+      }
+    } else {
+      log->warn("reading the group's committed offset of {}/{}: {}", tp.topic, tp.partition.value(),
+                committed.status().ToString());
+    }
+    return options.start == StartPosition::kEarliest ? kafka::kOffsetBeginning : kafka::kOffsetEnd;
+  }
+
+  // Commits the stored offsets of partitions about to move to another
+  // member. Commits after each batch fail while a rebalance is pending (the
+  // member keeps consuming meanwhile), so without this the next owner would
+  // resume at a stale offset and apply those events a second time.
+  void CommitStored(const std::vector<kafka::TopicPartition>& revoked) {
+    kafka::OffsetMap stored;
+    for (const auto& tp : revoked) {
+      if (auto next = offsets->NextOffset(tp.topic, tp.partition)) stored[tp] = *next;
+    }
+    if (stored.empty()) return;
+    if (Status s = consumer->CommitOffsets(stored); !s.ok()) {
+      log->warn("committing the offsets of released partitions: {}", s.ToString());
+    }
+  }
+
   // Adds the record to the batch, or dead-letters it. Fails only when the
   // DLQ producer refuses the record.
   Status Classify(const kafka::Message& message, Batch& batch) {
@@ -94,17 +130,16 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Create(const IngestOptions& options,
 
   kafka::ConsumerOptions consumer_options;
   consumer_options.config = options.consumer_config;
-  // With no stored offset, start per ingest.start; with one, a gap is an
-  // error, never a silent skip (the store's offset must exist on the broker).
+  // Every partition starts at an explicit offset (see StartOffset), so the
+  // reset policy only fires when the broker no longer holds that offset:
+  // that must stop the pipeline, never skip data silently.
   if (!consumer_options.config.Get("auto.offset.reset")) {
-    STREAMREC_RETURN_IF_ERROR(consumer_options.config.Set(
-        "auto.offset.reset", options.start == StartPosition::kEarliest ? "earliest" : "latest"));
+    STREAMREC_RETURN_IF_ERROR(consumer_options.config.Set("auto.offset.reset", "error"));
   }
-  consumer_options.start_offset = [raw](const kafka::TopicPartition& tp) {
-    return raw->offsets->NextOffset(tp.topic, tp.partition);
-  };
+  consumer_options.start_offset = [raw](const kafka::TopicPartition& tp) { return raw->StartOffset(tp); };
   consumer_options.on_rebalance = [raw](kafka::RebalanceKind kind, const std::vector<kafka::TopicPartition>& tps) {
     raw->log->info("{} {} partition(s)", kind == kafka::RebalanceKind::kAssigned ? "assigned" : "released", tps.size());
+    if (kind == kafka::RebalanceKind::kRevoked) raw->CommitStored(tps);
   };
   auto consumer = kafka::Consumer::Create(std::move(consumer_options));
   if (!consumer.ok()) return consumer.status().WithContext("creating the events consumer");

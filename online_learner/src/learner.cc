@@ -1,19 +1,56 @@
 #include "streamrec/online_learner/learner.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "streamrec/base/hash.h"
 
 namespace streamrec::online_learner {
 
-bool DedupWindow::Admit(const std::string& event_id) {
+bool DedupWindow::Admit(std::string_view event_id) {
   if (capacity_ == 0) return true;
-  if (!ids_.insert(event_id).second) return false;
-  order_.push_back(event_id);
-  if (order_.size() > capacity_) {
-    ids_.erase(order_.front());
-    order_.pop_front();
-  }
+  const uint64_t hash = HashBytes(event_id);
+  if (!hashes_.insert(hash).second) return false;
+  const Entry entry{next_position_++, hash};
+  order_.push_back(entry);
+  changes_.added.push_back(entry);
+  Evict();
   return true;
 }
+
+void DedupWindow::Evict() {
+  while (order_.size() > capacity_) {
+    hashes_.erase(order_.front().hash);
+    changes_.evicted.push_back(order_.front().position);
+    order_.pop_front();
+  }
+}
+
+DedupWindow::Changes DedupWindow::TakeChanges() {
+  Changes out = std::exchange(changes_, {});
+  // An id admitted and evicted within one batch never needs to reach the
+  // store: drop the pair rather than write a key and delete it again.
+  if (!out.added.empty() && !out.evicted.empty()) {
+    const uint64_t first_kept = out.added.front().position;
+    auto evicted_added = std::find_if(out.evicted.begin(), out.evicted.end(),
+                                      [&](uint64_t p) { return p >= first_kept; });
+    const size_t dropped = static_cast<size_t>(out.evicted.end() - evicted_added);
+    out.evicted.erase(evicted_added, out.evicted.end());
+    out.added.erase(out.added.begin(), out.added.begin() + static_cast<std::ptrdiff_t>(dropped));
+  }
+  return out;
+}
+
+void DedupWindow::Import(const std::vector<Entry>& entries) {
+  order_.assign(entries.begin(), entries.end());
+  hashes_.clear();
+  for (const Entry& e : order_) hashes_.insert(e.hash);
+  next_position_ = order_.empty() ? 0 : order_.back().position + 1;
+  changes_ = {};
+  Evict();
+}
+
+std::vector<DedupWindow::Entry> DedupWindow::Export() const { return {order_.begin(), order_.end()}; }
 
 Learner::Learner(const IsgdOptions& options, size_t dedup_window) : model_(options), dedup_(dedup_window) {}
 

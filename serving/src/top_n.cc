@@ -114,4 +114,8 @@ std::vector<UserList> TopN(const online_learner::IsgdModel& model, std::span<con
   return out;
 }
 
+std::vector<ScoredIndex> PopularItems(const online_learner::IsgdModel& model, uint32_t n) {
+  return PopularList(model, {}, n);
+}
+
 }  // namespace streamrec::serving

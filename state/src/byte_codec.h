@@ -26,6 +26,7 @@ class ByteWriter {
   // Big-endian, for key parts that must sort numerically.
   void U16Be(uint16_t v) { PutBe(v, 2); }
   void U32Be(uint32_t v) { PutBe(v, 4); }
+  void U64Be(uint64_t v) { PutBe(v, 8); }
 
  private:
   void PutLe(uint64_t v, int n) {
@@ -84,6 +85,8 @@ class ByteReader {
     *v = static_cast<uint32_t>(x);
     return true;
   }
+
+  [[nodiscard]] bool U64Be(uint64_t* v) { return GetBe(8, v); }
 
   size_t remaining() const { return in_.size() - pos_; }
   size_t position() const { return pos_; }

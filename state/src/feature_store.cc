@@ -452,6 +452,11 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
   for (const auto& clear : batch.pending_clears) {
     if (clear.user_id.empty()) return Status::InvalidArgument("a pending clear has an empty id");
   }
+  for (size_t k = 1; k < batch.dedup_adds.size(); ++k) {
+    if (batch.dedup_adds[k].position <= batch.dedup_adds[k - 1].position) {
+      return Status::InvalidArgument("dedup window entries must have ascending positions");
+    }
+  }
   for (const auto& off : batch.offsets) {
     if (off.topic.empty() || off.topic.size() > internal::kMaxTopicBytes) {
       return Status::InvalidArgument(fmt::format("offset topic must have 1 to {} bytes", internal::kMaxTopicBytes));
@@ -504,6 +509,10 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
   if (sampler) keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaSampler), *sampler));
   if (batch.index_limits) keep(wb.Put(m.cf(kIds), ToSlice(internal::kIdsNextIndex), EncodeIndexLimits(new_limits)));
   if (batch.source) keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaSource), EncodeString(*batch.source)));
+  for (uint64_t position : batch.dedup_evictions) keep(wb.Delete(m.cf(kMeta), internal::DedupKey(position)));
+  for (const auto& entry : batch.dedup_adds) {
+    keep(wb.Put(m.cf(kMeta), internal::DedupKey(entry.position), EncodeDedupEntry(entry.hash)));
+  }
   for (const auto& add : batch.pending_adds) {
     keep(wb.Put(m.cf(kPending), ToSlice(add.user_id), EncodePending({add.event_ts_ms, seq})));
   }
@@ -533,6 +542,12 @@ void AppendModelChanges(online_learner::IsgdModel& model, const online_learner::
   }
   if (model.TakeSamplerDirty()) batch.sampler = model.ExportSampler();
   batch.index_limits = IndexLimits{user_ids.size(), item_ids.size()};
+}
+
+void AppendDedupChanges(online_learner::DedupWindow& window, StoreBatch& batch) {
+  online_learner::DedupWindow::Changes changes = window.TakeChanges();
+  batch.dedup_adds = std::move(changes.added);
+  batch.dedup_evictions = std::move(changes.evicted);
 }
 
 Status FeatureStore::LoadModel(online_learner::IsgdModel& model, online_learner::IdMap& user_ids,
@@ -638,6 +653,28 @@ Status FeatureStore::LoadModel(online_learner::IsgdModel& model, online_learner:
   return Status::Ok();
 }
 
+Status FeatureStore::LoadDedupWindow(online_learner::DedupWindow& window) const {
+  const Impl& m = *impl_;
+  std::vector<online_learner::DedupWindow::Entry> entries;
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions(), m.cf(kMeta)));
+  const rocksdb::Slice prefix = ToSlice(internal::kMetaDedupPrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view key = ToView(it->key());
+    const auto position = internal::DedupKeyPosition(key);
+    if (!position) {
+      return Status::Corruption(
+          fmt::format("meta key '{}' in store at {} is malformed", PrintableKey(key), m.options.dir));
+    }
+    auto hash = DecodeDedupEntry(key, ToView(it->value()));
+    if (!hash.ok()) return hash.status().WithContext(fmt::format("loading store at {}", m.options.dir));
+    entries.push_back({*position, *hash});
+  }
+  STREAMREC_RETURN_IF_ERROR(
+      FromRocks(it->status(), fmt::format("reading the dedup window from store at {}", m.options.dir)));
+  window.Import(entries);
+  return Status::Ok();
+}
+
 Result<StoredUser> FeatureStore::ReadUser(std::string_view user_id) const {
   auto raw = impl_->Get(rocksdb::ReadOptions(), kUsers, user_id);
   if (!raw.ok()) return raw.status();
@@ -704,7 +741,7 @@ Result<StoreDigest> FeatureStore::Digest() const {
   const Impl& m = *impl_;
   const SnapshotRead snap(m.db);
   const auto& ro = snap.options();
-  internal::Hasher128 model, offsets, all;
+  internal::Hasher128 model, offsets, dedup, all;
   StoreDigest digest;
   // Every section is framed by its name and closed by its key count, so
   // moving a key from one family to another changes the digest.
@@ -735,6 +772,20 @@ Result<StoreDigest> FeatureStore::Digest() const {
     h->UpdateField(sampler->value_or(""));
   }
   STREAMREC_RETURN_IF_ERROR(digest_cf(kOffsets, offsets, &digest.counts.offsets));
+  for (auto* h : {&dedup, &all}) h->UpdateField(internal::kMetaDedupPrefix);
+  {
+    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.cf(kMeta)));
+    const rocksdb::Slice prefix = ToSlice(internal::kMetaDedupPrefix);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      for (auto* h : {&dedup, &all}) {
+        h->UpdateField(ToView(it->key()));
+        h->UpdateField(ToView(it->value()));
+      }
+      ++digest.counts.dedup;
+    }
+    STREAMREC_RETURN_IF_ERROR(FromRocks(it->status(), fmt::format("scanning meta in store at {}", m.options.dir)));
+    for (auto* h : {&dedup, &all}) h->UpdateU64(digest.counts.dedup);
+  }
   auto count_only = [&](Cf c, uint64_t* count) {
     return m.Scan(ro, c, [&](std::string_view, std::string_view) -> Status {
       ++*count;
@@ -742,9 +793,11 @@ Result<StoreDigest> FeatureStore::Digest() const {
     });
   };
   STREAMREC_RETURN_IF_ERROR(count_only(kMeta, &digest.counts.meta));
+  digest.counts.meta -= digest.counts.dedup;
   STREAMREC_RETURN_IF_ERROR(count_only(kPending, &digest.counts.pending));
   digest.model = model.Hex();
   digest.offsets = offsets.Hex();
+  digest.dedup = dedup.Hex();
   digest.all = all.Hex();
   return digest;
 }

@@ -26,4 +26,18 @@ std::optional<PartitionId> OffsetKeyPartition(std::string_view key, size_t prefi
   return PartitionId(static_cast<int32_t>(raw));
 }
 
+std::string DedupKey(uint64_t position) {
+  std::string key(kMetaDedupPrefix);
+  ByteWriter(&key).U64Be(position);
+  return key;
+}
+
+std::optional<uint64_t> DedupKeyPosition(std::string_view key) {
+  if (key.size() != kMetaDedupPrefix.size() + 8 || !key.starts_with(kMetaDedupPrefix)) return std::nullopt;
+  ByteReader r(key.substr(kMetaDedupPrefix.size()));
+  uint64_t position = 0;
+  if (!r.U64Be(&position)) return std::nullopt;
+  return position;
+}
+
 }  // namespace streamrec::state::internal

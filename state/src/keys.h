@@ -31,6 +31,14 @@ inline constexpr std::string_view kMetaFingerprint = "fingerprint";
 inline constexpr std::string_view kMetaSampler = "sampler";
 inline constexpr std::string_view kMetaSource = "source";
 inline constexpr std::string_view kMetaBatchSeq = "batch_seq";
+// The learner's dedup window, one key per remembered event id:
+// kMetaDedupPrefix | u64 big-endian position (so a prefix scan reads the
+// window oldest first).
+inline constexpr std::string_view kMetaDedupPrefix = "dedup/";
+std::string DedupKey(uint64_t position);
+// The position of a key that starts with kMetaDedupPrefix, or nullopt when
+// the rest is not exactly 8 bytes.
+std::optional<uint64_t> DedupKeyPosition(std::string_view key);
 
 // Topics are length-prefixed rather than separator-terminated so any topic
 // bytes are unambiguous; the partition is big-endian so a topic's partitions

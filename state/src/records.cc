@@ -291,6 +291,24 @@ Result<PendingEntry> DecodePending(std::string_view key, std::string_view bytes)
   return entry;
 }
 
+// meta/dedup/<position>: u8 version | u64 event id hash
+std::string EncodeDedupEntry(uint64_t event_id_hash) {
+  std::string out;
+  ByteWriter w(&out);
+  w.U8(kDedupRecordVersion);
+  w.U64(event_id_hash);
+  return out;
+}
+
+Result<uint64_t> DecodeDedupEntry(std::string_view key, std::string_view bytes) {
+  Decoding d("dedup", key, bytes);
+  STREAMREC_RETURN_IF_ERROR(d.Version(kDedupRecordVersion));
+  uint64_t hash = 0;
+  if (!d.reader().U64(&hash)) return d.Truncated("hash");
+  STREAMREC_RETURN_IF_ERROR(d.End());
+  return hash;
+}
+
 // offsets: u8 version | i64 next offset (>= 0)
 std::string EncodeOffset(KafkaOffset next) {
   std::string out;

@@ -70,7 +70,7 @@ TEST_CASE("usage errors print one line and exit 2", "[apps]") {
         "--plot writes .svg or .html, got 'a.png'");
   check({"evaluate", "--input", "x", "--format", "jsonl", "--models", "popularity", "--state", "d"},
         "--state stores the ISGD model, so --models must include isgd");
-  check({"inspect", "--state", "d"}, "inspect needs exactly one of --digest, --user ID, --item ID");
+  check({"inspect", "--state", "d"}, "inspect needs exactly one of --digest, --user ID, --item ID, --event-counts");
 }
 
 TEST_CASE("a missing config file is a usage error naming the path", "[apps]") {

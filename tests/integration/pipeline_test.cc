@@ -61,6 +61,7 @@ class PipelineFixture {
                                      "--set", "state.dir=" + state_dir(),
                                      "--set", "serving.min_refresh_ms=0ms",
                                      "--set", "learner.dim=16",
+                                     "--set", "http.listen=",
                                      "--set", "log.level=warn"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::ostringstream out, err;
@@ -79,6 +80,7 @@ class PipelineFixture {
   }
 
   std::string state_dir() const { return dir_.Sub("state"); }
+  const std::string& bootstrap() const { return kafka_.bootstrap(); }
   const std::vector<schemas::Event>& events() const { return events_; }
   testing::TempDir& dir() { return dir_; }
 
@@ -234,6 +236,90 @@ TEST_CASE("a restart resumes at the stored offsets and ends equal to evaluate", 
   auto offsets = (*pipeline_store)->ReadOffsets("events");
   REQUIRE_RESULT_OK(offsets);
   CHECK(offsets->at(PartitionId(0)) == KafkaOffset(static_cast<int64_t>(stream.size())));
+}
+
+TEST_CASE("events from kcat and from Python confluent_kafka get lists, read back with kcat", "[integration]") {
+  if (std::system("command -v kcat >/dev/null 2>&1") != 0 ||
+      std::system("/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1") != 0) {
+    FAIL("kcat and Debian's python3-confluent-kafka are part of the set-up (scripts/deps.sh)");
+  }
+  PipelineFixture f;
+  const auto stream = ClickStream(kReferenceTsMs - 3600'000);
+  // Even users through kcat (key<TAB>value), odd users through Python.
+  const std::string kcat_input = f.dir().Sub("kcat.txt");
+  const std::string python_input = f.dir().Sub("python.txt");
+  {
+    std::ofstream kcat_file(kcat_input), python_file(python_input);
+    for (const auto& e : stream) {
+      const bool even = (std::stoi(e.user_id.substr(1)) % 2) == 0;
+      (even ? kcat_file : python_file) << e.user_id << "\t" << schemas::SerializeEvent(e) << "\n";
+    }
+  }
+  const auto kcat = testing::RunCommand("timeout 30 kcat -q -b " + f.bootstrap() + " -P -l -t events -K '\t' " +
+                                        kcat_input + " 2>&1");
+  REQUIRE(kcat.exit_code == 0);
+  const std::string script = f.dir().Sub("produce.py");
+  {
+    std::ofstream py(script);
+    py << "import sys\nfrom confluent_kafka import Producer\n"
+          "p = Producer({'bootstrap.servers': sys.argv[1]})\n"
+          "for line in open(sys.argv[2]):\n"
+          "    key, value = line.rstrip('\\n').split('\\t', 1)\n"
+          "    p.produce('events', key=key, value=value)\n"
+          "assert p.flush(20) == 0\n";
+  }
+  const auto python = testing::RunCommand("timeout 60 /usr/bin/python3 " + script + " " + f.bootstrap() + " " +
+                                          python_input + " 2>&1");
+  INFO(python.output);
+  REQUIRE(python.exit_code == 0);
+
+  REQUIRE(f.Run() == 0);
+
+  const auto lists = testing::RunCommand("timeout 30 kcat -q -b " + f.bootstrap() +
+                                         " -C -t recommendations -o beginning -e -f '%k\t%s\n' 2>&1");
+  REQUIRE(lists.exit_code == 0);
+  std::map<std::string, std::set<std::string>> seen;
+  for (const auto& e : stream) seen[e.user_id].insert(e.item_id);
+  std::map<std::string, std::string> latest;
+  std::istringstream lines(lists.output);
+  for (std::string line; std::getline(lines, line);) {
+    const auto tab = line.find('\t');
+    if (tab != std::string::npos) latest[line.substr(0, tab)] = line.substr(tab + 1);
+  }
+  CHECK(latest.size() == seen.size());
+  for (const auto& [user, value] : latest) {
+    auto parsed = schemas::ParseRecommendationList(value);
+    REQUIRE(std::holds_alternative<schemas::RecommendationList>(parsed));
+    for (const auto& item : std::get<schemas::RecommendationList>(parsed).items) {
+      CHECK_FALSE(seen[user].contains(item.item_id));
+    }
+  }
+}
+
+TEST_CASE("a store reused against another broker is refused with a reset hint", "[integration]") {
+  testing::TempDir dir;
+  const std::string state = dir.Sub("state");
+  auto run = [&](const std::string& bootstrap, std::string& err_text) {
+    std::ostringstream out, err;
+    const int code = apps::Run({"run", "--stop-when-idle", "1s", "--set", "kafka.bootstrap.servers=" + bootstrap,
+                                "--set", "state.dir=" + state, "--set", "learner.dim=16", "--set", "http.listen=",
+                                "--set", "log.level=error"},
+                               out, err);
+    err_text = err.str();
+    return code;
+  };
+  std::string err;
+  {
+    PipelineFixture first;
+    for (const auto& e : ClickStream(kReferenceTsMs - 3600'000, 2)) first.ProduceEvent(e);
+    first.Flush();
+    REQUIRE(run(first.bootstrap(), err) == 0);
+  }
+  PipelineFixture second;  // a fresh broker: its `events` holds nothing
+  second.ProduceEvent(Click(1, 1, kReferenceTsMs - 1000));
+  second.Flush();
+  CHECK(run(second.bootstrap(), err) == 1);
+  CHECK_THAT(err, Catch::Contains("another broker or topic") && Catch::Contains("new state.dir"));
 }
 
 }  // namespace

@@ -27,6 +27,30 @@ TEST_CASE("the dedup window drops repeats and forgets the oldest", "[online_lear
   CHECK_FALSE(w.Admit("c"));
 }
 
+TEST_CASE("the dedup window reports its changes and restores from them", "[online_learner]") {
+  DedupWindow w(3);
+  for (const char* id : {"a", "b"}) REQUIRE(w.Admit(id));
+  auto first = w.TakeChanges();
+  CHECK(first.added.size() == 2);
+  CHECK(first.evicted.empty());
+  CHECK(w.TakeChanges().empty());
+  // Five more ids: "a" and "b" leave, and of the new ones only the last
+  // three stay, so the two admitted and evicted at once are never reported.
+  for (const char* id : {"c", "d", "e", "f", "g"}) REQUIRE(w.Admit(id));
+  auto second = w.TakeChanges();
+  CHECK(second.evicted == std::vector<uint64_t>{0, 1});
+  REQUIRE(second.added.size() == 3);
+  CHECK(second.added.front().position == 4);
+  CHECK(w.Export() == second.added);
+
+  DedupWindow restored(3);
+  restored.Import(w.Export());
+  CHECK(restored.TakeChanges().empty());
+  CHECK_FALSE(restored.Admit("f"));
+  CHECK(restored.Admit("a"));
+  CHECK(restored.TakeChanges().added.front().position == 7);
+}
+
 TEST_CASE("a redelivered event is not learned twice", "[online_learner]") {
   Learner once(Small(), 100), twice(Small(), 100);
   Event e{"u", "i", EventType::kClick, 1'700'000'000'000, "ev-1", std::nullopt};

@@ -430,6 +430,73 @@ TEST_CASE("The digest depends on content only, not on write history", "[state]")
   CHECK(d->offsets != a->offsets);
 }
 
+TEST_CASE("The dedup window survives a reopen, outside the model digest", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  online_learner::DedupWindow window(3);
+  StoreDigest plain, with_window;
+  {
+    auto store = OpenStore(dir);
+    StoreBatch batch = SampleBatch(11);
+    REQUIRE_RESULT_OK(store->Write(batch));
+    auto digest = store->Digest();
+    REQUIRE_RESULT_OK(digest);
+    plain = *digest;
+    // Two batches: the second evicts the first batch's oldest ids.
+    for (const char* id : {"e1", "e2"}) REQUIRE(window.Admit(id));
+    StoreBatch first;
+    AppendDedupChanges(window, first);
+    CHECK(first.dedup_adds.size() == 2);
+    REQUIRE_RESULT_OK(store->Write(first));
+    for (const char* id : {"e3", "e4", "e5"}) REQUIRE(window.Admit(id));
+    StoreBatch second;
+    AppendDedupChanges(window, second);
+    CHECK(second.dedup_evictions == std::vector<uint64_t>{0, 1});
+    REQUIRE_RESULT_OK(store->Write(second));
+    digest = store->Digest();
+    REQUIRE_RESULT_OK(digest);
+    with_window = *digest;
+  }
+  CHECK(with_window.model == plain.model);
+  CHECK(with_window.dedup != plain.dedup);
+  CHECK(with_window.all != plain.all);
+  CHECK(with_window.counts.dedup == 3);
+  CHECK(with_window.counts.meta == plain.counts.meta);
+
+  auto store = OpenStore(dir);
+  online_learner::DedupWindow restored(3);
+  REQUIRE_OK(store->LoadDedupWindow(restored));
+  CHECK(restored.Export() == window.Export());
+  CHECK_FALSE(restored.Admit("e4"));
+  CHECK(restored.Admit("e1"));
+  // A window configured smaller keeps the newest ids and deletes the rest.
+  online_learner::DedupWindow smaller(1);
+  REQUIRE_OK(store->LoadDedupWindow(smaller));
+  CHECK_FALSE(smaller.Admit("e5"));
+  CHECK(smaller.Admit("e4"));
+}
+
+TEST_CASE("A corrupt dedup record is reported", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  {
+    auto store = OpenStore(dir);
+    StoreBatch batch;
+    batch.dedup_adds = {{0, 42}};
+    REQUIRE_RESULT_OK(store->Write(batch));
+  }
+  {
+    RawDb raw(dir);
+    REQUIRE(raw.status().ok());
+    std::string key = "dedup/";
+    key.append(8, '\0');
+    REQUIRE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("meta"), key, std::string("\x07", 1)).ok());
+  }
+  online_learner::DedupWindow window(10);
+  RequireStatus(OpenStore(dir)->LoadDedupWindow(window), StatusCode::kCorruption,
+                "unknown version byte 7");
+}
+
 TEST_CASE("A checkpoint opens as a store with the same digest", "[state]") {
   TempDir tmp;
   auto store = OpenStore(tmp.Sub("store"));

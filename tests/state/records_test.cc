@@ -95,6 +95,9 @@ TEST_CASE("Small records round-trip", "[state]") {
   auto text = DecodeString("source", EncodeString(std::string("cluster-1/events\0x", 18)));
   REQUIRE_RESULT_OK(text);
   CHECK(*text == std::string("cluster-1/events\0x", 18));
+  auto hash = DecodeDedupEntry("dedup", EncodeDedupEntry(0xfedcba9876543210ULL));
+  REQUIRE_RESULT_OK(hash);
+  CHECK(*hash == 0xfedcba9876543210ULL);
 }
 
 TEST_CASE("The user record layout is pinned", "[state]") {
@@ -208,6 +211,11 @@ TEST_CASE("Corrupt item and small records give Corruption", "[state]") {
   std::string sampler = *EncodeSampler({{1, 2}, 2});
   sampler[1] = 1;  // pushes = 1 < ring size 2
   RequireCorruption(DecodeSampler("sampler", sampler).status(), "only 1 were pushed");
+  std::string dedup = EncodeDedupEntry(7);
+  RequireCorruption(DecodeDedupEntry("d", dedup.substr(0, 5)).status(), "dedup record 'd': truncated at hash");
+  RequireCorruption(DecodeDedupEntry("d", dedup + "x").status(), "1 trailing bytes");
+  dedup[0] = 2;
+  RequireCorruption(DecodeDedupEntry("d", dedup).status(), "unknown version byte 2");
 }
 
 // Fuzz-like: every decoder fed random bytes, and valid records with random
@@ -219,7 +227,7 @@ TEST_CASE("Decoders survive arbitrary bytes", "[state]") {
                                     *EncodeSampler({{1, 2, 3}, 10}), EncodePending({5, 6}),
                                     EncodeOffset(KafkaOffset(9)), EncodeIndexLimits({3, 4}),
                                     EncodeFingerprint({kDim, "string-v1"}), EncodeCounter(8),
-                                    EncodeString("topic")};
+                                    EncodeString("topic"), EncodeDedupEntry(0x0123456789abcdefULL)};
   auto check = [](const Status& s) {
     INFO(s.ToString());
     REQUIRE((s.ok() || s.code() == StatusCode::kCorruption));
@@ -247,6 +255,7 @@ TEST_CASE("Decoders survive arbitrary bytes", "[state]") {
     check(DecodeFingerprint("k", bytes).status());
     check(DecodeCounter("k", bytes).status());
     check(DecodeString("k", bytes).status());
+    check(DecodeDedupEntry("k", bytes).status());
   }
 }
 

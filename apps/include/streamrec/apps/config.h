@@ -24,6 +24,7 @@
 
 #include "streamrec/base/status.h"
 #include "streamrec/online_learner/evaluation.h"
+#include "streamrec/serving/http_server.h"
 #include "streamrec/state/feature_store.h"
 
 namespace streamrec::apps {
@@ -58,10 +59,17 @@ struct PipelineOptions {
   std::string dlq_topic = "events.dlq";
   std::string recommendations_topic = "recommendations";
 };
+// The HTTP surface of `run` and `demo`: the server's own options, and how
+// requests reach the pipeline thread (apps/src/pipeline_backend.h).
 struct HttpOptions {
-  // Address the HTTP server binds: loopback only unless changed.
-  // Default: 127.0.0.1:8080.
-  std::string listen = "127.0.0.1:8080";
+  // Address, token, limits. An empty `listen` turns the server off.
+  serving::HttpServerOptions server;
+  // Longest a request waits for the pipeline thread (which answers between
+  // batches) before a 503. Default: 2 s.
+  int64_t request_timeout_ms = 2000;
+  // /readyz answers 503 while the consumer is more records behind than
+  // this, summed over its partitions. Default: 10000.
+  int64_t ready_max_lag = 10000;
 };
 struct KafkaOptions {
   // Default: 127.0.0.1:9092 (where `streamrec broker` listens).
@@ -82,6 +90,19 @@ struct LogOptions {
   // trace, debug, info, warn, error or off. Default: info.
   std::string level = "info";
 };
+// Crash-test hooks (scripts/crash_test.sh, docs/reliability.md): the
+// pipeline raises SIGKILL on itself at a named point of its batch cycle.
+// Never set outside tests.
+struct TestingOptions {
+  // none, after_store_write (the batch is durable, nothing published or
+  // committed), mid_publish (one list of a refresh round handed to the
+  // producer, the rest not) or before_commit (tombstones published, Kafka
+  // offsets not committed). Default: none.
+  std::string kill_point = "none";
+  // The kill happens at the first pass over kill_point once this many
+  // batches were written. Default: 1.
+  int kill_after_batches = 1;
+};
 // Everything a config can set: the components' Options side by side.
 struct Settings {
   online_learner::LearnerOptions learner;
@@ -94,6 +115,7 @@ struct Settings {
   PipelineOptions pipeline;
   HttpOptions http;
   KafkaOptions kafka;
+  TestingOptions testing;
 };
 
 enum class ConfigType { kInt, kFloat, kBool, kString, kDuration };
@@ -114,6 +136,10 @@ struct ConfigKey {
   std::string field;                      // the Options field it sets, for docs: "learner.isgd.dim"
   std::function<FieldRef(Settings&)> bind;
   std::string meaning;
+  // A string key that may be set empty (empty = the feature is off).
+  bool may_be_empty = false;
+  // Never printed: `streamrec config` shows whether it is set, not its value.
+  bool secret = false;
 };
 
 // Every key, in the order help and docs list them.

@@ -36,8 +36,8 @@ namespace streamrec::ingest {
 class OffsetSource {
  public:
   virtual ~OffsetSource() = default;
-  // The next offset to read, or nullopt when nothing is stored (then
-  // IngestOptions::start decides).
+  // The next offset to read, or nullopt when nothing is stored (then the
+  // group's committed offset, else IngestOptions::start, decides).
   virtual std::optional<KafkaOffset> NextOffset(const std::string& topic, PartitionId partition) = 0;
 };
 

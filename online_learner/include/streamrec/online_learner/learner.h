@@ -11,7 +11,9 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "streamrec/online_learner/id_map.h"
 #include "streamrec/online_learner/isgd_model.h"
@@ -21,16 +23,56 @@ namespace streamrec::online_learner {
 
 // Remembers the last `capacity` event ids, so a redelivered event (same
 // event_id) is dropped rather than learned twice.
+//
+// Ids are kept as 64-bit hashes (HashBytes): the window then costs 8 bytes
+// per id whatever the ids' length, and the store's copy of it holds no id in
+// clear, so a forgotten user's event ids (which often embed the user id)
+// leave no key behind. Two distinct ids collide with probability 2^-64 per
+// pair, i.e. about capacity * 2^-64 per event: negligible.
+//
+// The window is durable state (DESIGN.md, step 4): each admitted id gets the
+// next position, TakeChanges() hands what was admitted and evicted since the
+// last call to the store batch, and Import() rebuilds the window after a
+// restart, so an event redelivered across a restart is still dropped.
 class DedupWindow {
  public:
+  struct Entry {
+    uint64_t position = 0;  // 0 for the first id ever admitted, then +1 each
+    uint64_t hash = 0;      // HashBytes(event_id)
+    bool operator==(const Entry&) const = default;
+  };
+  struct Changes {
+    std::vector<Entry> added;          // in position order
+    std::vector<uint64_t> evicted;     // positions, ascending
+    bool empty() const { return added.empty() && evicted.empty(); }
+  };
+
   explicit DedupWindow(size_t capacity) : capacity_(capacity) {}
   // True the first time `event_id` is offered within the window.
-  bool Admit(const std::string& event_id);
+  bool Admit(std::string_view event_id);
+
+  // What was admitted and evicted since the last call.
+  Changes TakeChanges();
+  // Replaces the window with `entries` (ascending positions, as stored),
+  // keeping the newest `capacity` of them; the older ones count as evicted,
+  // so the next TakeChanges() deletes them from the store (the window may
+  // have been configured smaller since they were written). Not a change
+  // otherwise.
+  void Import(const std::vector<Entry>& entries);
+  // The ids held, oldest first.
+  std::vector<Entry> Export() const;
+
+  size_t capacity() const { return capacity_; }
+  size_t size() const { return order_.size(); }
 
  private:
+  void Evict();
+
   size_t capacity_;
-  std::deque<std::string> order_;
-  std::unordered_set<std::string> ids_;
+  uint64_t next_position_ = 0;
+  std::deque<Entry> order_;
+  std::unordered_set<uint64_t> hashes_;
+  Changes changes_;
 };
 
 enum class ApplyOutcome {
@@ -62,6 +104,8 @@ class Learner {
   const IdMap& users() const { return users_; }
   IdMap& items() { return items_; }
   const IdMap& items() const { return items_; }
+  DedupWindow& dedup() { return dedup_; }
+  const DedupWindow& dedup() const { return dedup_; }
 
  private:
   uint32_t InternItem(const std::string& item_id);

@@ -31,4 +31,8 @@ struct UserList {
 // Top `n` items for every user in `users`, in the same order.
 std::vector<UserList> TopN(const online_learner::IsgdModel& model, std::span<const UserIndex> users, uint32_t n);
 
+// The `n` most popular available items (score = count of positive events):
+// what a user the model does not know yet is served.
+std::vector<ScoredIndex> PopularItems(const online_learner::IsgdModel& model, uint32_t n);
+
 }  // namespace streamrec::serving

@@ -15,7 +15,8 @@
 //   items    external item id  -> StoredItem   (index + ItemRow)
 //   ids      "next_index"      -> IndexLimits  (index high-water marks)
 //   offsets  topic + partition -> next offset
-//   meta     format version, fingerprint, sampler ring, consumed source, batch seq
+//   meta     format version, fingerprint, sampler ring, consumed source, batch
+//            seq, and the learner's dedup window (one key per event id hash)
 //   pending  external user id  -> PendingEntry (list not yet published)
 //
 // Lifecycle: Open() a directory (creating it when allowed), use, destroy. The
@@ -35,6 +36,7 @@
 #include "streamrec/base/status.h"
 #include "streamrec/online_learner/id_map.h"
 #include "streamrec/online_learner/isgd_model.h"
+#include "streamrec/online_learner/learner.h"
 #include "streamrec/state/records.h"
 
 namespace streamrec::state {
@@ -108,6 +110,10 @@ struct StoreBatch {
   std::vector<PendingAdd> pending_adds;
   std::vector<PendingClear> pending_clears;
   std::vector<OffsetPut> offsets;
+  // The learner's dedup window: ids admitted (put) and evicted (deleted) by
+  // this batch, so a redelivered event is still dropped after a restart.
+  std::vector<online_learner::DedupWindow::Entry> dedup_adds;
+  std::vector<uint64_t> dedup_evictions;  // positions
   // Identity of the consumed source (e.g. broker cluster id + topic), set by
   // the pipeline so a store reused against another source is detected.
   std::optional<std::string> source;
@@ -120,6 +126,10 @@ struct StoreBatch {
 // index limits. Clears the model's dirty marks.
 void AppendModelChanges(online_learner::IsgdModel& model, const online_learner::IdMap& user_ids,
                         const online_learner::IdMap& item_ids, StoreBatch& batch);
+
+// Appends the dedup window's changes since the last call (DedupWindow::
+// TakeChanges) to `batch`.
+void AppendDedupChanges(online_learner::DedupWindow& window, StoreBatch& batch);
 
 struct PendingUser {
   std::string user_id;
@@ -135,12 +145,17 @@ struct StoreDigest {
   std::string model;
   // The offsets column family.
   std::string offsets;
-  // model and offsets together.
+  // The learner's dedup window (meta's dedup/ keys). Kept out of `model`:
+  // it is processing state, not the model, and `evaluate --state` writes
+  // none, so `model` stays comparable between evaluate and the pipeline.
+  std::string dedup;
+  // model, offsets and dedup together.
   std::string all;
   // Keys per column family (pending and meta included, though not digested:
-  // pending is transient, and meta's other keys describe the store, not the model).
+  // pending is transient, and meta's other keys describe the store, not the
+  // model); `meta` excludes the dedup keys, counted in `dedup`.
   struct Counts {
-    uint64_t users = 0, items = 0, ids = 0, offsets = 0, meta = 0, pending = 0;
+    uint64_t users = 0, items = 0, ids = 0, offsets = 0, meta = 0, pending = 0, dedup = 0;
   } counts;
 };
 
@@ -173,6 +188,11 @@ class FeatureStore {
   // error the model and maps hold part of the store: discard them.
   [[nodiscard]] Status LoadModel(online_learner::IsgdModel& model, online_learner::IdMap& user_ids,
                                  online_learner::IdMap& item_ids) const;
+
+  // Rebuilds the learner's dedup window from the store (DedupWindow::Import:
+  // a window configured smaller than the stored one keeps the newest ids and
+  // deletes the others with the next Write).
+  [[nodiscard]] Status LoadDedupWindow(online_learner::DedupWindow& window) const;
 
   // One record, for `inspect`; NotFound when absent.
   [[nodiscard]] Result<StoredUser> ReadUser(std::string_view user_id) const;

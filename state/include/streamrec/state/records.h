@@ -31,6 +31,7 @@ inline constexpr uint8_t kIndexLimitsRecordVersion = 1;
 inline constexpr uint8_t kFingerprintRecordVersion = 1;
 inline constexpr uint8_t kCounterRecordVersion = 1;
 inline constexpr uint8_t kStringRecordVersion = 1;
+inline constexpr uint8_t kDedupRecordVersion = 1;
 
 // A user's row with the dense index it has in the model's IdMap.
 struct StoredUser {
@@ -104,6 +105,11 @@ struct Fingerprint {
 // A length-prefixed string (the consumed source's identity).
 [[nodiscard]] std::string EncodeString(std::string_view value);
 [[nodiscard]] Result<std::string> DecodeString(std::string_view key, std::string_view bytes);
+
+// One id of the learner's dedup window: the hash of an event_id (its
+// position is in the key).
+[[nodiscard]] std::string EncodeDedupEntry(uint64_t event_id_hash);
+[[nodiscard]] Result<uint64_t> DecodeDedupEntry(std::string_view key, std::string_view bytes);
 
 // `key` made safe to print in a message: bytes outside printable ASCII become
 // \xNN, and long keys are cut with "...".
