@@ -162,7 +162,7 @@ dlq_offsets ref | sort -u >"$work/ref_dlq"
 say "reference: model $(digest_field "$ref_digest" model), $(grep '^counts' <<<"$ref_digest")"
 
 modes=(random after_store_write mid_publish before_commit)
-total_kills=0 total_lost=0 total_twice=0 dlq_repeats=0
+total_kills=0 total_lost=0 total_twice=0 dlq_repeats=0 mid_stream=0
 : >"$work/recovery_ms"
 for trial in $(seq "$trials"); do
   name="t$trial"
@@ -202,6 +202,10 @@ for trial in $(seq "$trials"); do
   [ "$run_status" -eq 0 ] || { cat "$run_log" >&2; fail "trial $trial: the final run exited $run_status"; }
   if [ "$kills" -gt 0 ] && ms=$(assigned_after_ms); then echo "$ms" >>"$work/recovery_ms"; fi
   total_kills=$((total_kills + kills))
+  # The last kill interrupted consumption when the final run still had
+  # events to apply (rather than lists to publish or nothing).
+  resumed=$(sed -n 's/^streamrec run: \([0-9]*\) events applied.*/\1/p' "$run_log")
+  [ "${resumed:-0}" -gt 0 ] && mid_stream=$((mid_stream + 1))
 
   digest=$("$bin" inspect --state "$work/$name" --digest)
   "$bin" inspect --state "$work/$name" --event-counts >"$work/counts.$name"
@@ -229,7 +233,8 @@ for trial in $(seq "$trials"); do
   dlq_offsets "$name" >"$work/dlq.$name"
   cmp -s <(sort -u "$work/dlq.$name") "$work/ref_dlq" || problems+=("the DLQ misses malformed records")
   dlq_repeats=$((dlq_repeats + $(wc -l <"$work/dlq.$name") - malformed))
-  say "trial $trial ($mode): $kills kill(s), $attempt runs, lost $lost, applied twice $twice" \
+  say "trial $trial ($mode): $kills kill(s), $attempt runs, ${resumed:-0} events left at the last kill," \
+    "lost $lost, applied twice $twice" \
     "${problems[*]:+- ${problems[*]}}"
   if ((${#problems[@]})); then
     for f in "$work/$name".log.*; do echo "== $f" >&2; tail -5 "$f" >&2; done
@@ -241,6 +246,7 @@ done
 read -r p50 p99 n < <(sort -n "$work/recovery_ms" |
   awk '{ v[NR] = $1 } END { if (NR == 0) { print "- - 0"; exit }
          i50 = int(0.5 * NR + 0.999); i99 = int(0.99 * NR + 0.999); print v[i50], v[i99], NR }')
-say "RESULT partitions=$partitions trials=$trials kills=$total_kills lost=$total_lost applied_twice=$total_twice" \
-  "dlq_repeats=$dlq_repeats recovery_ms_p50=$p50 recovery_ms_p99=$p99 (n=$n)"
+say "RESULT partitions=$partitions trials=$trials kills=$total_kills last_kill_mid_stream=$mid_stream" \
+  "lost=$total_lost applied_twice=$total_twice dlq_repeats=$dlq_repeats" \
+  "recovery_ms_p50=$p50 recovery_ms_p99=$p99 (n=$n)"
 say "PASSED"

@@ -20,8 +20,8 @@ KillSwitch::KillSwitch(const TestingOptions& options)
     point_ = KillPoint::kBeforeCommit;
   }
   if (armed_) {
-    Logger(kLogApp)->warn("testing.kill_point={}: this process will kill itself after {} batches",
-                          options.kill_point, after_batches_);
+    Logger(kLogApp)->warn("testing.kill_point={}: this process will kill itself after {} batches", options.kill_point,
+                          after_batches_);
   }
 }
 

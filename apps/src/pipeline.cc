@@ -14,6 +14,7 @@
 #include "pipeline_backend.h"
 #include "streamrec/base/logging.h"
 #include "streamrec/ingest/ingestor.h"
+#include "streamrec/kafka/producer.h"
 #include "streamrec/online_learner/learner.h"
 #include "streamrec/serving/publisher.h"
 #include "streamrec/serving/refresher.h"
@@ -25,6 +26,8 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 constexpr std::chrono::milliseconds kFlushTimeout{30000};
+// How long `run` waits for a first answer from Kafka before it gives up.
+constexpr std::chrono::milliseconds kConnectTimeout{10000};
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
@@ -47,6 +50,24 @@ class StoreOffsets final : public ingest::OffsetSource {
  private:
   const state::FeatureStore& store_;
 };
+
+// Asks the cluster for the events topic's metadata once, so a wrong or dead
+// bootstrap address is one clear error within seconds; the consumer itself
+// would retry forever without a word beyond librdkafka's log. Once running,
+// a broker outage is waited out instead (docs/reliability.md).
+Status CheckKafkaReachable(const Settings& settings) {
+  kafka::ProducerOptions options;
+  STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, options.config));
+  // A probe must not create the topic it asks about.
+  STREAMREC_RETURN_IF_ERROR(options.config.Set("allow.auto.create.topics", "false"));
+  auto probe = kafka::Producer::Create(std::move(options));
+  if (!probe.ok()) return probe.status();
+  auto partitions = probe->PartitionCount(settings.pipeline.events_topic, kConnectTimeout);
+  if (partitions.ok() || partitions.status().code() != StatusCode::kUnavailable) return Status::Ok();
+  return Status::Unavailable(fmt::format(
+      "cannot reach Kafka at {} within {} s ({}); check kafka.bootstrap.servers and that the broker is running",
+      settings.kafka.bootstrap_servers, kConnectTimeout.count() / 1000, partitions.status().message()));
+}
 
 }  // namespace
 
@@ -104,6 +125,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   // Ids seen before a stop or crash stay remembered: a redelivery of them
   // after the restart is still dropped.
   STREAMREC_RETURN_IF_ERROR(impl->store->LoadDedupWindow(impl->learner->dedup()));
+  STREAMREC_RETURN_IF_ERROR(CheckKafkaReachable(settings));
 
   ingest::IngestOptions ingest_options;
   ingest_options.events_topic = p.events_topic;
@@ -128,12 +150,14 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   impl->publisher = std::move(*publisher);
   impl->refresher = std::make_unique<serving::Refresher>(std::chrono::milliseconds(settings.serving.min_refresh_ms));
 
-  // Lists owed from before a stop or crash go first.
+  // Lists and tombstones owed from before a stop or crash go first.
   auto pending = impl->store->ReadPending();
   if (!pending.ok()) return pending.status();
   const int64_t now = NowMs();
   for (const auto& entry : *pending) {
-    if (auto user = impl->learner->users().Find(entry.user_id)) {
+    if (entry.entry.tombstone) {
+      STREAMREC_RETURN_IF_ERROR(impl->publisher->PublishTombstone(entry.user_id, entry.entry.batch_seq));
+    } else if (auto user = impl->learner->users().Find(entry.user_id)) {
       impl->refresher->Touch(UserIndex(*user), entry.entry.event_ts_ms, entry.entry.batch_seq, now);
     }
   }
@@ -187,7 +211,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   state::StoreBatch write;
   // Newest event time per touched user (by id: a forget erases the index).
   std::map<std::string, int64_t> touched;
-  std::vector<std::string> forgotten;
+  std::vector<std::pair<std::string, int64_t>> forgotten;  // user id, forget's event time
   std::vector<uint32_t> unlisted_users;  // lists holding a now-unavailable item
 
   for (const schemas::Item& item : batch.items) {
@@ -213,7 +237,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
         break;
       case online_learner::ApplyOutcome::kForgotten:
         touched.erase(consumed.event.user_id);
-        forgotten.push_back(consumed.event.user_id);
+        forgotten.emplace_back(consumed.event.user_id, consumed.event.ts_ms);
         if (result.user) {
           refresher->Forget(*result.user);
           DropList(result.user->value());
@@ -228,6 +252,10 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
 
   state::AppendModelChanges(learner->model(), learner->users(), learner->items(), write);
   state::AppendDedupChanges(learner->dedup(), write);
+  // Tombstones are owed like lists, so a crash between this write and their
+  // publication cannot lose them; a user back in this same batch owes a
+  // list instead, which (put later) replaces the tombstone entry.
+  for (const auto& [user_id, ts] : forgotten) write.pending_adds.push_back({user_id, ts, /*tombstone=*/true});
   for (const auto& [user_id, ts] : touched) write.pending_adds.push_back({user_id, ts});
   write.pending_clears = std::exchange(acknowledged, {});
   for (const auto& [tp, next] : batch.next_offsets) write.offsets.push_back({tp.topic, tp.partition, next});
@@ -250,8 +278,8 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
     refresher->Touch(UserIndex(user), row.last_ts_ms, *seq, now);
   }
   // Tombstones only after the forget is durable: a crash before this point
-  // replays the forget, which publishes them then.
-  for (const std::string& user_id : forgotten) STREAMREC_RETURN_IF_ERROR(publisher->PublishTombstone(user_id));
+  // replays the forget; a crash after it finds them owed in `pending`.
+  for (const auto& [user_id, ts] : forgotten) STREAMREC_RETURN_IF_ERROR(publisher->PublishTombstone(user_id, *seq));
   kill_switch.Reached(KillPoint::kBeforeCommit, stats.batches + 1);
   if (Status s = ingestor->Commit(batch.next_offsets); !s.ok()) {
     // The store's offsets are the ones that count; Kafka's are for lag tools.
@@ -270,8 +298,7 @@ Status Pipeline::Impl::WriteClears() {
 
 void Pipeline::Impl::CollectAcknowledged() {
   for (serving::Acknowledged& a : publisher->TakeAcknowledged()) {
-    if (a.tombstone) continue;
-    ++stats.lists_acknowledged;
+    if (!a.tombstone) ++stats.lists_acknowledged;
     acknowledged.push_back({std::move(a.user_id), a.batch_seq});
   }
   if (Status s = publisher->TakeDeliveryError(); !s.ok()) {

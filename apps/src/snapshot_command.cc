@@ -91,8 +91,8 @@ Status RunRestore(const CommandContext& context) {
     auto digest = (*copy)->Digest();
     if (!digest.ok()) return digest.status();
     if (digest->all != backup_digest->all) {
-      return Status::Corruption(fmt::format("the copy at '{}' does not match '{}' (digest {} vs {})",
-                                            staging.string(), *source, digest->all, backup_digest->all));
+      return Status::Corruption(fmt::format("the copy at '{}' does not match '{}' (digest {} vs {})", staging.string(),
+                                            *source, digest->all, backup_digest->all));
     }
   }
   if (fs::exists(final_path, ec)) fs::remove(final_path, ec);  // empty, checked above

@@ -173,7 +173,9 @@ Result<Batch> Ingestor::Next() {
   return batch;
 }
 
-Status Ingestor::Commit(const kafka::OffsetMap& next_offsets) { return impl_->consumer->CommitOffsets(next_offsets); }
+Status Ingestor::Commit(const kafka::OffsetMap& next_offsets) {
+  return impl_->consumer->CommitOffsetsAsync(next_offsets);
+}
 bool Ingestor::AtEnd() const { return impl_->consumer->AtEndOfAllPartitions(); }
 std::vector<kafka::TopicPartition> Ingestor::Assignment() const { return impl_->consumer->Assignment(); }
 std::vector<kafka::PartitionLag> Ingestor::Lag() const { return impl_->consumer->Lag(); }

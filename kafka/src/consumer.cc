@@ -304,14 +304,29 @@ Result<std::vector<Message>> Consumer::Poll(size_t max_messages,
   return out;
 }
 
-Status Consumer::CommitOffsets(const OffsetMap& next_offsets) {
-  if (next_offsets.empty()) return Status::Ok();
+namespace {
+
+internal::PartitionListPtr OffsetList(const OffsetMap& next_offsets) {
   internal::PartitionListPtr list(
       rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size())));
   for (const auto& [tp, offset] : next_offsets) {
     rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition.value())->offset =
         offset.value();
   }
+  return list;
+}
+
+}  // namespace
+
+Status Consumer::CommitOffsetsAsync(const OffsetMap& next_offsets) {
+  if (next_offsets.empty()) return Status::Ok();
+  internal::PartitionListPtr list = OffsetList(next_offsets);
+  return internal::ErrorStatus(rd_kafka_commit(impl_->rk, list.get(), /*async=*/1), "kafka commit");
+}
+
+Status Consumer::CommitOffsets(const OffsetMap& next_offsets) {
+  if (next_offsets.empty()) return Status::Ok();
+  internal::PartitionListPtr list = OffsetList(next_offsets);
   STREAMREC_RETURN_IF_ERROR(
       internal::ErrorStatus(rd_kafka_commit(impl_->rk, list.get(), /*async=*/0), "kafka commit"));
   for (int i = 0; i < list->cnt; ++i) {

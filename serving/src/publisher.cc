@@ -68,8 +68,8 @@ Status Publisher::Publish(const schemas::RecommendationList& list) {
   return Status::Ok();
 }
 
-Status Publisher::PublishTombstone(const std::string& user_id) {
-  STREAMREC_RETURN_IF_ERROR(impl_->Send({user_id, 0, 0, true}, std::nullopt));
+Status Publisher::PublishTombstone(const std::string& user_id, uint64_t batch_seq) {
+  STREAMREC_RETURN_IF_ERROR(impl_->Send({user_id, batch_seq, 0, true}, std::nullopt));
   ++impl_->counters.tombstones;
   return Status::Ok();
 }

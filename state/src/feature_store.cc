@@ -223,6 +223,21 @@ Result<bool> PrepareDir(const StoreOptions& options) {
   return false;
 }
 
+// Opening for writes needs room: a new WAL and MANIFEST, and the replay of
+// the last WAL flushed into SST files. Debian's librocksdb aborts on an
+// assertion when such a write fails inside Open (measured on a full tmpfs),
+// so a disk without room is refused first, with a message that says so.
+constexpr uintmax_t kMinFreeBytesToOpen = uintmax_t{8} << 20;
+
+Status CheckFreeSpace(const std::string& dir) {
+  std::error_code ec;
+  const fs::space_info space = fs::space(dir, ec);
+  if (ec || space.available >= kMinFreeBytesToOpen) return Status::Ok();
+  return Status::IoError(fmt::format(
+      "the disk holding the store at {} is full ({} KiB free; opening it needs {} MiB); free space and restart", dir,
+      space.available >> 10, kMinFreeBytesToOpen >> 20));
+}
+
 // An existing database must have exactly our column families (plus RocksDB's
 // "default"), else it belongs to something else.
 Status CheckColumnFamilies(const StoreOptions& options) {
@@ -340,6 +355,7 @@ Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const StoreOptions& opt
   if (options.fingerprint.dim == 0) return Status::InvalidArgument("learner.dim must be positive");
   auto exists = PrepareDir(options);
   if (!exists.ok()) return exists.status();
+  if (!options.read_only) STREAMREC_RETURN_IF_ERROR(CheckFreeSpace(options.dir));
   if (*exists) STREAMREC_RETURN_IF_ERROR(CheckColumnFamilies(options));
 
   auto impl = std::make_unique<Impl>();
@@ -442,9 +458,10 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
   for (const auto& put : batch.users) put_users.insert(put.id);
   for (const auto& add : batch.pending_adds) {
     if (add.user_id.empty()) return Status::InvalidArgument("a pending user has an empty id");
-    // A forgotten user must leave no key behind; a pending entry is only
-    // legitimate if the user came back (has a row) in this same batch.
-    if (erased.contains(add.user_id) && !put_users.contains(add.user_id)) {
+    // A forgotten user must leave no key behind but its owed tombstone; a
+    // pending list is only legitimate if the user came back (has a row) in
+    // this same batch.
+    if (erased.contains(add.user_id) && !add.tombstone && !put_users.contains(add.user_id)) {
       return Status::InvalidArgument(fmt::format("user '{}' is forgotten in this batch but marked pending",
                                                  PrintableKey(add.user_id)));
     }
@@ -514,7 +531,7 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
     keep(wb.Put(m.cf(kMeta), internal::DedupKey(entry.position), EncodeDedupEntry(entry.hash)));
   }
   for (const auto& add : batch.pending_adds) {
-    keep(wb.Put(m.cf(kPending), ToSlice(add.user_id), EncodePending({add.event_ts_ms, seq})));
+    keep(wb.Put(m.cf(kPending), ToSlice(add.user_id), EncodePending({add.event_ts_ms, seq, add.tombstone})));
   }
   for (const auto& off : batch.offsets) {
     keep(wb.Put(m.cf(kOffsets), internal::OffsetKey(off.topic, off.partition), EncodeOffset(off.next)));

@@ -36,9 +36,15 @@ class Decoding {
 
   Status Version(uint8_t expected) {
     uint8_t version = 0;
-    if (!reader_.U8(&version)) return Fail("empty record");
-    if (version != expected) {
-      return Fail(fmt::format("unknown version byte {} (this build reads {})", version, expected));
+    return Version(expected, expected, &version);
+  }
+  // For a kind whose older layouts are still read: any of [oldest, newest].
+  Status Version(uint8_t oldest, uint8_t newest, uint8_t* version) {
+    if (!reader_.U8(version)) return Fail("empty record");
+    if (*version < oldest || *version > newest) {
+      return Fail(oldest == newest
+                      ? fmt::format("unknown version byte {} (this build reads {})", *version, newest)
+                      : fmt::format("unknown version byte {} (this build reads {} to {})", *version, oldest, newest));
     }
     return Status::Ok();
   }
@@ -271,22 +277,31 @@ Result<online_learner::SamplerRow> DecodeSampler(std::string_view key, std::stri
   return sampler;
 }
 
-// pending: u8 version | i64 event_ts_ms | u64 batch_seq
+// pending: u8 version | i64 event_ts_ms | u64 batch_seq | u8 tombstone (0/1;
+// absent in version 1, which owed lists only)
 std::string EncodePending(const PendingEntry& entry) {
   std::string out;
   ByteWriter w(&out);
   w.U8(kPendingRecordVersion);
   w.I64(entry.event_ts_ms);
   w.U64(entry.batch_seq);
+  w.U8(entry.tombstone ? 1 : 0);
   return out;
 }
 
 Result<PendingEntry> DecodePending(std::string_view key, std::string_view bytes) {
   Decoding d("pending", key, bytes);
-  STREAMREC_RETURN_IF_ERROR(d.Version(kPendingRecordVersion));
+  uint8_t version = 0;
+  STREAMREC_RETURN_IF_ERROR(d.Version(1, kPendingRecordVersion, &version));
   PendingEntry entry;
   if (!d.reader().I64(&entry.event_ts_ms)) return d.Truncated("event_ts_ms");
   if (!d.reader().U64(&entry.batch_seq)) return d.Truncated("batch_seq");
+  if (version >= 2) {
+    uint8_t tombstone = 0;
+    if (!d.reader().U8(&tombstone)) return d.Truncated("tombstone");
+    if (tombstone > 1) return d.Fail(fmt::format("tombstone is {}", tombstone));
+    entry.tombstone = tombstone == 1;
+  }
   STREAMREC_RETURN_IF_ERROR(d.End());
   return entry;
 }

@@ -293,6 +293,35 @@ TEST_CASE("Pending clears spare users touched by a newer batch", "[state]") {
   CHECK(pending->empty());
 }
 
+TEST_CASE("A forgotten user's owed tombstone is its only key until cleared", "[state]") {
+  TempDir tmp;
+  auto store = OpenStore(tmp.Sub("store"));
+  StoreBatch batch = SampleBatch(5);
+  batch.pending_adds = {{"u3", 1}};
+  REQUIRE_RESULT_OK(store->Write(batch));
+  StoreBatch forget;
+  forget.erased_users = {"u3"};
+  forget.pending_adds = {{"u3", 7, /*tombstone=*/true}};
+  auto seq = store->Write(forget);
+  REQUIRE_RESULT_OK(seq);
+  RequireStatus(store->ReadUser("u3").status(), StatusCode::kNotFound, "u3");
+  auto pending = store->ReadPending();
+  REQUIRE_RESULT_OK(pending);
+  REQUIRE(pending->size() == 1);
+  CHECK((*pending)[0].entry == PendingEntry{7, *seq, true});
+  // A pending list for a user forgotten in the same batch stays refused.
+  StoreBatch bad;
+  bad.erased_users = {"u4"};
+  bad.pending_adds = {{"u4", 1}};
+  RequireStatus(store->Write(bad).status(), StatusCode::kInvalidArgument, "forgotten in this batch");
+  StoreBatch acknowledged;
+  acknowledged.pending_clears = {{"u3", *seq}};
+  REQUIRE_RESULT_OK(store->Write(acknowledged));
+  pending = store->ReadPending();
+  REQUIRE_RESULT_OK(pending);
+  CHECK(pending->empty());
+}
+
 TEST_CASE("Erasing a user leaves no key of that user", "[state]") {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");

@@ -67,7 +67,7 @@ TEST_CASE("Records round-trip for many random rows", "[state]") {
     REQUIRE_RESULT_OK(sampler_back);
     REQUIRE(*sampler_back == sampler);
 
-    const PendingEntry pending{static_cast<int64_t>(rng()), rng()};
+    const PendingEntry pending{static_cast<int64_t>(rng()), rng(), rng() % 2 == 0};
     auto pending_back = DecodePending("u", EncodePending(pending));
     REQUIRE_RESULT_OK(pending_back);
     REQUIRE(*pending_back == pending);
@@ -95,6 +95,10 @@ TEST_CASE("Small records round-trip", "[state]") {
   auto text = DecodeString("source", EncodeString(std::string("cluster-1/events\0x", 18)));
   REQUIRE_RESULT_OK(text);
   CHECK(*text == std::string("cluster-1/events\0x", 18));
+  // A version-1 pending record (before tombstones were owed) reads as a list.
+  auto old_pending = DecodePending("u", std::string("\x01\x05\0\0\0\0\0\0\0\x06\0\0\0\0\0\0\0", 17));
+  REQUIRE_RESULT_OK(old_pending);
+  CHECK(*old_pending == PendingEntry{5, 6, false});
   auto hash = DecodeDedupEntry("dedup", EncodeDedupEntry(0xfedcba9876543210ULL));
   REQUIRE_RESULT_OK(hash);
   CHECK(*hash == 0xfedcba9876543210ULL);
@@ -211,6 +215,10 @@ TEST_CASE("Corrupt item and small records give Corruption", "[state]") {
   std::string sampler = *EncodeSampler({{1, 2}, 2});
   sampler[1] = 1;  // pushes = 1 < ring size 2
   RequireCorruption(DecodeSampler("sampler", sampler).status(), "only 1 were pushed");
+  std::string pending = EncodePending({1, 2, true});
+  pending.back() = 2;
+  RequireCorruption(DecodePending("p", pending).status(), "pending record 'p': tombstone is 2");
+  RequireCorruption(DecodePending("p", std::string("\x03", 1)).status(), "this build reads 1 to 2");
   std::string dedup = EncodeDedupEntry(7);
   RequireCorruption(DecodeDedupEntry("d", dedup.substr(0, 5)).status(), "dedup record 'd': truncated at hash");
   RequireCorruption(DecodeDedupEntry("d", dedup + "x").status(), "1 trailing bytes");

@@ -103,7 +103,9 @@ class Ingestor {
   [[nodiscard]] Result<Batch> Next();
 
   // Commits offsets to Kafka's group coordinator, for lag tools; the store's
-  // offsets are the ones that count.
+  // offsets are the ones that count, so this does not wait for the answer
+  // (a broker outage would otherwise stall the loop until the commit times
+  // out, measured at several seconds after the broker is back).
   [[nodiscard]] Status Commit(const kafka::OffsetMap& next_offsets);
 
   // Partitions assigned and every one read to its end.

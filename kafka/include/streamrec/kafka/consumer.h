@@ -104,6 +104,11 @@ class Consumer {
   // Commits these next-to-read offsets to the group coordinator and waits
   // for the answer. Partitions need not be assigned to this consumer.
   [[nodiscard]] Status CommitOffsets(const OffsetMap& next_offsets);
+  // The same without waiting: the commit is queued and its outcome is not
+  // reported (a lost commit leaves the group's offsets behind until the
+  // next one). For callers whose own offsets are the ones that count, so a
+  // slow or absent coordinator never stalls them. Fails only on bad input.
+  [[nodiscard]] Status CommitOffsetsAsync(const OffsetMap& next_offsets);
 
   // The group's committed next-to-read offsets for these partitions; a
   // partition with none committed is absent from the map.

@@ -52,7 +52,9 @@ class Publisher {
   [[nodiscard]] Status Publish(const schemas::RecommendationList& list);
   // Enqueues a null value for the user's key: compaction then drops the
   // user's lists, and consumers see the user is gone.
-  [[nodiscard]] Status PublishTombstone(const std::string& user_id);
+  // `batch_seq` is the store batch that forgot the user (the tombstone is
+  // pending there until acknowledged).
+  [[nodiscard]] Status PublishTombstone(const std::string& user_id, uint64_t batch_seq);
   // Serves delivery reports for up to `timeout`.
   void Poll(std::chrono::milliseconds timeout);
   // Waits until everything enqueued is acknowledged or failed.

@@ -87,6 +87,8 @@ struct StoreBatch {
   struct PendingAdd {
     std::string user_id;
     int64_t event_ts_ms = 0;  // event time of the user's newest event in the batch
+    // A tombstone is owed (the user is forgotten in this batch), not a list.
+    bool tombstone = false;
   };
   // Deletes the pending entry of `user_id` unless a batch newer than
   // `up_to_batch_seq` touched the user again since (so a publish of an older
@@ -105,7 +107,8 @@ struct StoreBatch {
   std::vector<ItemPut> items;
   std::optional<online_learner::SamplerRow> sampler;
   std::optional<IndexLimits> index_limits;
-  // Forgotten users: their users and pending keys are deleted.
+  // Forgotten users: their users and pending keys are deleted (a tombstone
+  // pending add for them is written after the deletion).
   std::vector<std::string> erased_users;
   std::vector<PendingAdd> pending_adds;
   std::vector<PendingClear> pending_clears;

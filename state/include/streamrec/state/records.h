@@ -25,7 +25,8 @@ namespace streamrec::state {
 inline constexpr uint8_t kUserRecordVersion = 1;
 inline constexpr uint8_t kItemRecordVersion = 1;
 inline constexpr uint8_t kSamplerRecordVersion = 1;
-inline constexpr uint8_t kPendingRecordVersion = 1;
+// Version 2 added the tombstone flag; version 1 records still decode (as lists).
+inline constexpr uint8_t kPendingRecordVersion = 2;
 inline constexpr uint8_t kOffsetRecordVersion = 1;
 inline constexpr uint8_t kIndexLimitsRecordVersion = 1;
 inline constexpr uint8_t kFingerprintRecordVersion = 1;
@@ -56,10 +57,15 @@ struct IndexLimits {
   bool operator==(const IndexLimits&) const = default;
 };
 
-// A user whose refreshed list is not yet published.
+// A user whose refreshed list (or, once forgotten, whose tombstone) is not
+// yet published.
 struct PendingEntry {
   int64_t event_ts_ms = 0;  // event time of the newest event applied for the user
   uint64_t batch_seq = 0;   // the store batch that last touched the user
+  // The user was forgotten: what is owed is a tombstone, not a list. It is
+  // the one key a forgotten user keeps, until Kafka acknowledges the
+  // tombstone.
+  bool tombstone = false;
   bool operator==(const PendingEntry&) const = default;
 };
 

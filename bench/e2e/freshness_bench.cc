@@ -1,0 +1,400 @@
+// Freshness: events produced at a fixed rate (1k, 5k events/s) for users of
+// a warm model (default 1M users, 100k items), consumed by the pipeline
+// (apps/src/pipeline.h, as `streamrec run`); the bench tails
+// `recommendations` itself and measures, per event, the time from its
+// produce call to the arrival of the first list of its user whose
+// source_event_ts covers the event's ts. Reported: p50 / p99 / max over the
+// measured events, and the share of events whose list arrived at all.
+//
+// The warm model is built once, in memory (every user with
+// learner.cold_start_events events, so lists are personal, exact top-N over
+// the whole catalog), written to a template store, and each rate starts the
+// pipeline on a checkpoint of it with a fresh broker.
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "e2e/common.h"
+#include "e2e/phases.h"
+#include "model_store.h"
+#include "pipeline.h"
+#include "streamrec/online_learner/learner.h"
+#include "streamrec/schemas/codec.h"
+#include "streamrec/state/feature_store.h"
+
+namespace streamrec::bench {
+namespace {
+
+using std::chrono::milliseconds;
+constexpr int kEventPartitions = 4;
+constexpr int kListPartitions = 8;
+
+// Builds the warm model and writes it to a store at `dir`.
+Result<Json> BuildWarmStore(const apps::Settings& settings, const SyntheticStream& stream, const std::string& dir) {
+  const auto start = SteadyClock::now();
+  online_learner::IsgdOptions options = settings.learner.isgd;
+  // The warm-up only needs users past cold start; one negative keeps it
+  // quick. Tuning keys are not part of the store's fingerprint.
+  options.negatives = 1;
+  online_learner::Learner learner(options, 1);
+  const StreamShape& shape = stream.shape();
+  for (uint32_t i = 0; i < shape.items; ++i) learner.ApplyItem({SyntheticStream::ItemId(i), true, {}, {}, {}});
+  const int per_user = std::max(options.cold_start_events, 1);
+  const int64_t ts0 = WallMs() - 86400000;
+  uint64_t k = 0;
+  for (uint32_t u = 0; u < shape.users; ++u) {
+    for (int e = 0; e < per_user; ++e, ++k) {
+      schemas::Event event = stream.EventFor(k, u, ts0 + e);
+      event.event_id.reset();
+      event.type = schemas::EventType::kClick;
+      learner.Apply(event);
+    }
+  }
+  const double learn_s = SecondsSince(start);
+
+  auto store = state::FeatureStore::Open(apps::StoreOptionsFor(settings, dir));
+  if (!store.ok()) return store.status();
+  online_learner::IsgdModel& model = learner.model();
+  model.TakeDirtyUsers();
+  model.TakeDirtyItems();
+  const state::IndexLimits limits{learner.users().size(), learner.items().size()};
+  constexpr uint32_t kChunk = 20000;
+  for (uint32_t first = 0; first < limits.next_item; first += kChunk) {
+    state::StoreBatch batch;
+    batch.index_limits = limits;
+    for (uint32_t i = first; i < std::min(limits.next_item, first + kChunk); ++i) {
+      batch.items.push_back({std::string(learner.items().Name(i)), {ItemIndex(i), model.ExportItem(ItemIndex(i))}});
+    }
+    if (first == 0) batch.sampler = model.ExportSampler();
+    auto seq = (*store)->Write(batch);
+    if (!seq.ok()) return seq.status();
+  }
+  for (uint32_t first = 0; first < limits.next_user; first += kChunk) {
+    state::StoreBatch batch;
+    batch.index_limits = limits;
+    for (uint32_t u = first; u < std::min(limits.next_user, first + kChunk); ++u) {
+      batch.users.push_back({std::string(learner.users().Name(u)), {UserIndex(u), model.ExportUser(UserIndex(u))}});
+    }
+    auto seq = (*store)->Write(batch);
+    if (!seq.ok()) return seq.status();
+  }
+  return Json{{"users", limits.next_user},
+              {"items", limits.next_item},
+              {"events_per_user", per_user},
+              {"learn_seconds", learn_s},
+              {"total_seconds", SecondsSince(start)}};
+}
+
+struct Arrival {
+  uint32_t user;
+  int64_t source_ts_ms;
+  int64_t generated_at_ms;  // the pipeline's wall clock when it computed the list
+  int64_t arrived_at_ms;    // the bench's wall clock on arrival
+  SteadyClock::time_point at;
+};
+
+// Tails every partition of `recommendations` from the start.
+class ListTail {
+ public:
+  ListTail(const std::string& bootstrap, const std::string& topic) : bootstrap_(bootstrap), topic_(topic) {}
+  ~ListTail() { Stop(); }
+
+  Status Start() {
+    kafka::ConsumerOptions options;
+    STREAMREC_RETURN_IF_ERROR(options.config.Set("bootstrap.servers", bootstrap_));
+    STREAMREC_RETURN_IF_ERROR(options.config.Set("group.id", "bench-list-tail"));
+    STREAMREC_RETURN_IF_ERROR(options.config.Set("fetch.wait.max.ms", "1"));
+    options.start_offset = [](const kafka::TopicPartition&) { return kafka::kOffsetBeginning; };
+    auto consumer = kafka::Consumer::Create(std::move(options));
+    if (!consumer.ok()) return consumer.status();
+    consumer_.emplace(std::move(*consumer));
+    std::vector<kafka::TopicPartition> partitions;
+    for (int p = 0; p < kListPartitions; ++p) partitions.push_back({topic_, PartitionId(p)});
+    STREAMREC_RETURN_IF_ERROR(consumer_->Assign(partitions));
+    thread_ = std::thread([this] { Loop(); });
+    return Status::Ok();
+  }
+
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    if (consumer_) consumer_->Close().PermitUncheckedError();
+  }
+
+  // Arrivals since the last call.
+  std::vector<Arrival> Take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(arrivals_, {});
+  }
+  Status error() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+
+ private:
+  void Loop() {
+    while (!stop_.load()) {
+      // A short timeout: arrivals are stamped when Poll returns.
+      auto messages = consumer_->Poll(10000, milliseconds(2));
+      const auto at = SteadyClock::now();
+      const int64_t at_ms = WallMs();
+      std::lock_guard lock(mu_);
+      if (!messages.ok()) {
+        error_ = messages.status();
+        return;
+      }
+      for (const auto& m : *messages) {
+        if (!m.key || !m.value || !m.key->starts_with("user-")) continue;
+        const auto list = schemas::ParseRecommendationList(*m.value);
+        const auto* parsed = std::get_if<schemas::RecommendationList>(&list);
+        if (parsed == nullptr) continue;
+        arrivals_.push_back({static_cast<uint32_t>(std::stoul(m.key->substr(5))), parsed->source_event_ts_ms,
+                             parsed->generated_at_ms, at_ms, at});
+      }
+    }
+  }
+
+  std::string bootstrap_, topic_;
+  std::optional<kafka::Consumer> consumer_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<Arrival> arrivals_;
+  Status error_;
+};
+
+struct Sent {
+  uint32_t user;
+  int64_t ts_ms;
+  SteadyClock::time_point at;
+};
+
+Result<Json> RunOneRate(const std::vector<std::string>& sets,
+                        const SyntheticStream& stream, state::FeatureStore& template_store, double rate,
+                        double warmup_s, double measure_s) {
+  TempDir dir("fresh");
+  const std::string state_dir = dir.Sub("state");
+  STREAMREC_RETURN_IF_ERROR(template_store.Checkpoint(state_dir));
+  auto broker = StartBroker({{"events", kEventPartitions}, {"items", 1}, {"recommendations", kListPartitions},
+                             {"events.dlq", 1}});
+  if (!broker.ok()) return broker.status();
+  const std::string bootstrap = broker->bootstrap_servers();
+  auto settings = MakeSettings(sets, bootstrap, state_dir, "bench-fresh");
+  if (!settings.ok()) return settings.status();
+
+  const auto open_start = SteadyClock::now();
+  auto pipeline = apps::Pipeline::Open(*settings);
+  if (!pipeline.ok()) return pipeline.status();
+  const double open_s = SecondsSince(open_start);
+  ListTail tail(bootstrap, settings->pipeline.recommendations_topic);
+  STREAMREC_RETURN_IF_ERROR(tail.Start());
+  Status run_status;
+  std::thread runner([&] { run_status = (*pipeline)->Run(std::nullopt); });
+
+  kafka::ProducerOptions producer_options;
+  STREAMREC_RETURN_IF_ERROR(producer_options.config.Set("bootstrap.servers", bootstrap));
+  STREAMREC_RETURN_IF_ERROR(producer_options.config.Set("linger.ms", "0"));
+  auto producer = kafka::Producer::Create(std::move(producer_options));
+  if (!producer.ok()) return producer.status();
+
+  std::vector<Sent> sent;
+  std::vector<Arrival> arrivals;
+  uint64_t k = 1u << 30;  // past the warm-up's event numbers
+  auto produce = [&](uint32_t user) -> Status {
+    const int64_t ts = WallMs();
+    const schemas::Event event = stream.EventFor(k++, user, ts);
+    const std::string value = schemas::SerializeEvent(event);
+    kafka::ProducerRecord record;
+    record.topic = settings->pipeline.events_topic;
+    record.key = event.user_id;
+    record.value = value;
+    const auto at = SteadyClock::now();
+    STREAMREC_RETURN_IF_ERROR(producer->Produce(record));
+    sent.push_back({user, ts, at});
+    return Status::Ok();
+  };
+
+  // Probe: one event, wait for its list (the group join and first fetch).
+  STREAMREC_RETURN_IF_ERROR(produce(0));
+  const int64_t probe_ts = sent.back().ts_ms;
+  bool probed = false;
+  const auto probe_deadline = SteadyClock::now() + std::chrono::seconds(120);
+  while (!probed && SteadyClock::now() < probe_deadline) {
+    producer->Poll(milliseconds(10));
+    for (const Arrival& a : tail.Take()) {
+      arrivals.push_back(a);
+      probed = probed || (a.user == 0 && a.source_ts_ms >= probe_ts);
+    }
+    STREAMREC_RETURN_IF_ERROR(tail.error());
+  }
+  if (!probed) {
+    (*pipeline)->Stop();
+    runner.join();
+    return Status::Unavailable("freshness: the probe event's list never arrived");
+  }
+
+  // Paced production: event j is due at start + j / rate.
+  const auto start = SteadyClock::now();
+  const auto measure_from = start + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(warmup_s));
+  const auto end = measure_from + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(measure_s));
+  size_t first_measured = SIZE_MAX;
+  uint64_t j = 0;
+  uint64_t stream_k = 0;
+  while (true) {
+    const auto now = SteadyClock::now();
+    if (now >= end) break;
+    const auto due = start + std::chrono::duration_cast<SteadyClock::duration>(
+                                 std::chrono::duration<double>(static_cast<double>(j) / rate));
+    if (due <= now) {
+      if (first_measured == SIZE_MAX && due >= measure_from) first_measured = sent.size();
+      STREAMREC_RETURN_IF_ERROR(produce(stream.UserAt(stream_k++)));
+      ++j;
+      continue;
+    }
+    producer->Poll(milliseconds(0));
+    std::this_thread::sleep_for(std::min<SteadyClock::duration>(due - now, milliseconds(1)));
+  }
+  const size_t measured_end = sent.size();
+  if (first_measured == SIZE_MAX) first_measured = measured_end;
+  const double achieved_rate = static_cast<double>(measured_end - first_measured) / measure_s;
+
+  // Drain: until every measured event's list arrived, or 10 s.
+  STREAMREC_RETURN_IF_ERROR(producer->Flush(milliseconds(10000)));
+  std::unordered_map<uint32_t, std::vector<size_t>> by_user;  // indices into `all`
+  std::vector<double> latencies_ms;
+  std::vector<size_t> covering;  // index into `all` of the list that covered each event
+  std::vector<bool> covered;
+  size_t covered_count = 0;
+  const auto drain_deadline = SteadyClock::now() + std::chrono::seconds(10);
+  size_t matched_upto = 0;  // arrivals already indexed
+  std::vector<Arrival> all;
+  all.reserve(measured_end * 2);
+  all.insert(all.end(), arrivals.begin(), arrivals.end());
+  covered.assign(measured_end, false);
+  covering.assign(measured_end, 0);
+  latencies_ms.assign(measured_end, 0);
+  while (true) {
+    for (const Arrival& a : tail.Take()) all.push_back(a);
+    STREAMREC_RETURN_IF_ERROR(tail.error());
+    // Index new arrivals, then try uncovered events against their user's lists.
+    for (; matched_upto < all.size(); ++matched_upto) by_user[all[matched_upto].user].push_back(matched_upto);
+    covered_count = 0;
+    for (size_t e = first_measured; e < measured_end; ++e) {
+      if (!covered[e]) {
+        auto it = by_user.find(sent[e].user);
+        if (it != by_user.end()) {
+          for (size_t index : it->second) {
+            const Arrival& a = all[index];
+            if (a.at >= sent[e].at && a.source_ts_ms >= sent[e].ts_ms) {
+              covered[e] = true;
+              covering[e] = index;
+              latencies_ms[e] = std::chrono::duration<double, std::milli>(a.at - sent[e].at).count();
+              break;
+            }
+          }
+        }
+      }
+      covered_count += covered[e] ? 1 : 0;
+    }
+    if (covered_count == measured_end - first_measured || SteadyClock::now() > drain_deadline) break;
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  const apps::PipelineStats stats_before_stop = (*pipeline)->Stats();
+  const ProcessMemory memory = ReadProcessMemory();
+  (*pipeline)->Stop();
+  runner.join();
+  tail.Stop();
+  STREAMREC_RETURN_IF_ERROR(run_status);
+  const DirUsage store = MeasureDir(state_dir);
+
+  // The split of each latency (wall clocks, ms resolution): event ts ->
+  // list computed (ingest, learn, store, wait for refresh, top-N) and list
+  // computed -> arrived (publish, broker, this tail's fetch).
+  std::vector<double> measured_latencies, to_computed, to_arrived;
+  for (size_t e = first_measured; e < measured_end; ++e) {
+    if (!covered[e]) continue;
+    measured_latencies.push_back(latencies_ms[e]);
+    const Arrival& a = all[covering[e]];
+    to_computed.push_back(static_cast<double>(a.generated_at_ms - sent[e].ts_ms));
+    to_arrived.push_back(static_cast<double>(a.arrived_at_ms - a.generated_at_ms));
+  }
+  const size_t measured = measured_end - first_measured;
+  Json out;
+  out["rate"] = rate;
+  out["achieved_rate"] = achieved_rate;
+  out["measured_events"] = measured;
+  out["refreshed_share"] = measured ? static_cast<double>(covered_count) / static_cast<double>(measured) : 0.0;
+  out["latency_ms"] = {{"p50", Percentile(measured_latencies, 50)},
+                       {"p90", Percentile(measured_latencies, 90)},
+                       {"p99", Percentile(measured_latencies, 99)},
+                       {"max", measured_latencies.empty() ? 0.0
+                                                          : *std::max_element(measured_latencies.begin(),
+                                                                              measured_latencies.end())}};
+  out["split_ms"] = {{"produce_to_computed", {{"p50", Percentile(to_computed, 50)}, {"p99", Percentile(to_computed, 99)}}},
+                     {"computed_to_arrived", {{"p50", Percentile(to_arrived, 50)}, {"p99", Percentile(to_arrived, 99)}}}};
+  out["pipeline"] = {{"open_seconds", open_s},
+                     {"batches", stats_before_stop.batches},
+                     {"events_applied", stats_before_stop.events_applied},
+                     {"lists_published", stats_before_stop.lists_published},
+                     {"users_waiting", stats_before_stop.users_waiting},
+                     {"users", stats_before_stop.users},
+                     {"items", stats_before_stop.items}};
+  out["lists_received"] = all.size();
+  out["rss_bytes"] = memory.rss;
+  out["peak_rss_bytes"] = memory.peak;
+  out["store_bytes"] = store.allocated;
+  return out;
+}
+
+}  // namespace
+
+Result<Json> RunFreshnessBench(const Flags& flags, const std::vector<std::string>& sets) {
+  auto users = flags.GetInt("fresh-users", 1000000);
+  auto items = flags.GetInt("fresh-items", 100000);
+  auto seconds = flags.GetDouble("fresh-seconds", 20);
+  auto warmup = flags.GetDouble("fresh-warmup-seconds", 3);
+  auto rates = ParseList(flags.GetString("fresh-rates", "1000,5000"));
+  if (!users.ok()) return users.status();
+  if (!items.ok()) return items.status();
+  if (!seconds.ok()) return seconds.status();
+  if (!warmup.ok()) return warmup.status();
+  if (!rates.ok()) return rates.status();
+  const SyntheticStream stream({static_cast<uint32_t>(*users), static_cast<uint32_t>(*items), 23});
+
+  TempDir dir("fresh-template");
+  auto settings = MakeSettings(sets, "127.0.0.1:9", dir.Sub("template"), "unused");
+  if (!settings.ok()) return settings.status();
+  Json out;
+  out["users"] = *users;
+  out["items"] = *items;
+  out["measure_seconds"] = *seconds;
+  out["warmup_seconds"] = *warmup;
+  out["settings"] = DescribeSettings(*settings);
+  Progress("freshness: building a warm model of {} users, {} items", *users, *items);
+  auto built = BuildWarmStore(*settings, stream, settings->state.dir);
+  if (!built.ok()) return built.status();
+  out["template"] = *built;
+  auto template_store = state::FeatureStore::Open(apps::StoreOptionsFor(*settings, settings->state.dir));
+  if (!template_store.ok()) return template_store.status();
+  out["template"]["store_bytes"] = MeasureDir(settings->state.dir).allocated;
+
+  Json runs = Json::array();
+  for (double rate : *rates) {
+    Progress("freshness: {} events/s for {} s", rate, *seconds);
+    auto run = RunOneRate(sets, stream, **template_store, rate, *warmup, *seconds);
+    if (!run.ok()) return run.status().WithContext(fmt::format("freshness at {} events/s", rate));
+    Progress("freshness: {} events/s: p50 {:.1f} ms, p99 {:.1f} ms, refreshed {:.3f}", rate,
+             (*run)["latency_ms"]["p50"].get<double>(), (*run)["latency_ms"]["p99"].get<double>(),
+             (*run)["refreshed_share"].get<double>());
+    runs.push_back(*run);
+  }
+  out["runs"] = runs;
+  out["bar"] = {{"rate", 1000}, {"p99_ms", 50}, {"refreshed_share", 1.0}};
+  return out;
+}
+
+}  // namespace streamrec::bench

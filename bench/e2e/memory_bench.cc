@@ -1,0 +1,130 @@
+// Memory: the learner's resident memory and the store's size per million
+// users and per million items. One process phase, run first (before other
+// phases have grown and freed the heap):
+//   items  the catalog applied as `items` records (vectors, bias, counts,
+//          id map): RSS and heap growth / items
+//   users  every user with learner.cold_start_events clicks (vector, recent
+//          and seen items, id map): RSS and heap growth / users
+// and two stores written in the pipeline's record format, one holding only
+// the items and one only the users, each reopened (RocksDB replays its WAL
+// into lz4 SST files) and measured like `du`.
+
+#include <malloc.h>
+
+#include <fmt/format.h>
+
+#include "e2e/common.h"
+#include "e2e/phases.h"
+#include "model_store.h"
+#include "streamrec/online_learner/learner.h"
+#include "streamrec/state/feature_store.h"
+
+namespace streamrec::bench {
+namespace {
+
+// Bytes allocated from the heap: arena chunks in use plus mmap'd ones.
+uint64_t HeapInUse() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
+// Writes rows [0, count) of one kind in chunks, closes, reopens, measures.
+template <typename AddRow>
+Result<DirUsage> WriteStore(const apps::Settings& settings, const std::string& dir, const state::IndexLimits& limits,
+                            uint32_t count, AddRow&& add_row) {
+  {
+    auto store = state::FeatureStore::Open(apps::StoreOptionsFor(settings, dir));
+    if (!store.ok()) return store.status();
+    constexpr uint32_t kChunk = 20000;
+    for (uint32_t first = 0; first < count; first += kChunk) {
+      state::StoreBatch batch;
+      batch.index_limits = limits;
+      for (uint32_t r = first; r < std::min(count, first + kChunk); ++r) add_row(r, batch);
+      auto seq = (*store)->Write(batch);
+      if (!seq.ok()) return seq.status();
+    }
+  }
+  {
+    // Reopening replays the WAL into SST files, as after any restart.
+    auto store = state::FeatureStore::Open(apps::StoreOptionsFor(settings, dir));
+    if (!store.ok()) return store.status();
+  }
+  return MeasureDir(dir);
+}
+
+}  // namespace
+
+Result<Json> RunMemoryBench(const Flags& flags, const std::vector<std::string>& sets) {
+  auto users = flags.GetInt("memory-users", 1000000);
+  auto items = flags.GetInt("memory-items", 1000000);
+  if (!users.ok()) return users.status();
+  if (!items.ok()) return items.status();
+  TempDir dir("memory");
+  auto settings = MakeSettings(sets, "127.0.0.1:9", dir.Sub("unused"), "unused");
+  if (!settings.ok()) return settings.status();
+  const auto n_users = static_cast<uint32_t>(*users);
+  const auto n_items = static_cast<uint32_t>(*items);
+  const SyntheticStream stream({n_users, n_items, 31});
+
+  online_learner::IsgdOptions options = settings->learner.isgd;
+  options.negatives = 1;  // memory does not depend on it; time does
+  const int per_user = std::max(options.cold_start_events, 1);
+
+  Json out;
+  out["dim"] = options.dim;
+  out["users"] = n_users;
+  out["items"] = n_items;
+  out["events_per_user"] = per_user;
+  out["settings"] = DescribeSettings(*settings);
+
+  Progress("memory: {} items, {} users", n_items, n_users);
+  malloc_trim(0);
+  const ProcessMemory m0 = ReadProcessMemory();
+  const uint64_t h0 = HeapInUse();
+  auto learner = std::make_unique<online_learner::Learner>(options, 1);
+  for (uint32_t i = 0; i < n_items; ++i) learner->ApplyItem({SyntheticStream::ItemId(i), true, {}, {}, {}});
+  const ProcessMemory m1 = ReadProcessMemory();
+  const uint64_t h1 = HeapInUse();
+  const int64_t ts0 = WallMs() - 86400000;
+  uint64_t k = 0;
+  for (uint32_t u = 0; u < n_users; ++u) {
+    for (int e = 0; e < per_user; ++e, ++k) {
+      schemas::Event event = stream.EventFor(k, u, ts0 + e);
+      event.event_id.reset();
+      event.type = schemas::EventType::kClick;
+      learner->Apply(event);
+    }
+  }
+  const ProcessMemory m2 = ReadProcessMemory();
+  const uint64_t h2 = HeapInUse();
+  const double per_m_items = 1e6 / n_items, per_m_users = 1e6 / n_users;
+  out["rss_bytes_per_million_items"] = static_cast<double>(m1.rss - m0.rss) * per_m_items;
+  out["heap_bytes_per_million_items"] = static_cast<double>(h1 - h0) * per_m_items;
+  out["rss_bytes_per_million_users"] = static_cast<double>(m2.rss - m1.rss) * per_m_users;
+  out["heap_bytes_per_million_users"] = static_cast<double>(h2 - h1) * per_m_users;
+  out["factor_bytes_per_million_items"] = 2.0 * options.dim * sizeof(float) * 1e6;  // q_i and y_i
+  out["factor_bytes_per_million_users"] = 1.0 * options.dim * sizeof(float) * 1e6;   // p_u
+
+  online_learner::IsgdModel& model = learner->model();
+  model.TakeDirtyUsers();
+  model.TakeDirtyItems();
+  const state::IndexLimits limits{learner->users().size(), learner->items().size()};
+  Progress("memory: writing stores");
+  auto item_store = WriteStore(*settings, dir.Sub("items"), limits, n_items, [&](uint32_t i, state::StoreBatch& b) {
+    b.items.push_back({std::string(learner->items().Name(i)), {ItemIndex(i), model.ExportItem(ItemIndex(i))}});
+  });
+  if (!item_store.ok()) return item_store.status();
+  auto user_store = WriteStore(*settings, dir.Sub("users"), limits, n_users, [&](uint32_t u, state::StoreBatch& b) {
+    b.users.push_back({std::string(learner->users().Name(u)), {UserIndex(u), model.ExportUser(UserIndex(u))}});
+  });
+  if (!user_store.ok()) return user_store.status();
+  out["store_bytes_per_million_items"] = static_cast<double>(item_store->allocated) * per_m_items;
+  out["store_bytes_per_million_users"] = static_cast<double>(user_store->allocated) * per_m_users;
+  out["store_apparent_bytes_per_million_items"] = static_cast<double>(item_store->apparent) * per_m_items;
+  out["store_apparent_bytes_per_million_users"] = static_cast<double>(user_store->apparent) * per_m_users;
+  learner.reset();
+  malloc_trim(0);
+  return out;
+}
+
+}  // namespace streamrec::bench
