@@ -55,26 +55,8 @@ cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 
 # --- build -------------------------------------------------------------------
-# Until the top-level CMakeLists.txt has add_subdirectory(bench), configure a
-# shadow source tree (symlinks to this one plus that line) in the work dir.
-source_dir=$root
-if ! grep -q '^[^#]*add_subdirectory(bench)' "$root/CMakeLists.txt"; then
-  echo "bench.sh: CMakeLists.txt has no add_subdirectory(bench) yet; building through a shadow source tree" >&2
-  # A fixed path (ignored by git as /build*/), so rebuilds stay incremental.
-  source_dir=$build_dir-shadow-src
-  rm -rf "$source_dir"
-  mkdir -p "$source_dir"
-  for entry in "$root"/* "$root"/.git; do
-    [ "$(basename "$entry")" = CMakeLists.txt ] || ln -s "$entry" "$source_dir/$(basename "$entry")"
-  done
-  { cat "$root/CMakeLists.txt"; echo 'add_subdirectory(bench)'; } > "$source_dir/CMakeLists.txt"
-  build_dir=$build_dir-shadow
-fi
-cmake_args=(-S "$source_dir" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTREAMREC_BUILD_BENCH=ON)
+cmake_args=(-S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTREAMREC_BUILD_BENCH=ON)
 [ -n "${STREAMREC_MARCH:-}" ] && cmake_args+=(-DSTREAMREC_MARCH="$STREAMREC_MARCH")
-if [ -f "$build_dir/CMakeCache.txt" ] && ! grep -q "CMAKE_HOME_DIRECTORY:INTERNAL=$source_dir\$" "$build_dir/CMakeCache.txt"; then
-  rm -f "$build_dir/CMakeCache.txt"  # configured from another (shadow) source dir
-fi
 echo "bench.sh: building in $build_dir" >&2
 cmake "${cmake_args[@]}" > "$work/cmake.log" || { cat "$work/cmake.log" >&2; exit 1; }
 targets=(streamrec_bench_e2e)
