@@ -180,8 +180,9 @@ for trial in $(seq "$trials"); do
         kill -0 "$run_pid" 2>/dev/null || break
         sleep 0.05
       done
-      # A random moment within about the time the stream takes to consume.
-      sleep "$(printf '0.%03d' $((RANDOM % 1000)))"
+      # A random moment within about the time the stream takes to consume
+      # (~0.5 s for 20,000 events in batches of 100 on two cores).
+      sleep "$(printf '0.%03d' $((RANDOM % 600)))"
       kill -9 "$run_pid" 2>/dev/null || true
     else
       start_run "$name" --set "testing.kill_point=$step" \

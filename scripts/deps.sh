@@ -9,6 +9,7 @@ STREAMREC_PACKAGES=(
   libtomlplusplus-dev catch2 libbenchmark-dev libcpp-httplib-dev
   kcat python3 python3-jsonschema python3-confluent-kafka python3-yaml
   chromium
+  clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer with ASan and UBSan
 )
 
 missing=()
