@@ -139,6 +139,25 @@ void PutFloats(ByteWriter& w, const std::vector<float>& v) {
   for (float x : v) w.F32(x);
 }
 
+// One-number records: u8 version | u64 value.
+std::string EncodeU64Record(uint8_t version, uint64_t value) {
+  std::string out;
+  ByteWriter w(&out);
+  w.U8(version);
+  w.U64(value);
+  return out;
+}
+
+Result<uint64_t> DecodeU64Record(std::string_view kind, uint8_t version, std::string_view field,
+                                 std::string_view key, std::string_view bytes) {
+  Decoding d(kind, key, bytes);
+  STREAMREC_RETURN_IF_ERROR(d.Version(version));
+  uint64_t value = 0;
+  if (!d.reader().U64(&value)) return d.Truncated(field);
+  STREAMREC_RETURN_IF_ERROR(d.End());
+  return value;
+}
+
 }  // namespace
 
 std::string PrintableKey(std::string_view key) {
@@ -307,21 +326,10 @@ Result<PendingEntry> DecodePending(std::string_view key, std::string_view bytes)
 }
 
 // meta/dedup/<position>: u8 version | u64 event id hash
-std::string EncodeDedupEntry(uint64_t event_id_hash) {
-  std::string out;
-  ByteWriter w(&out);
-  w.U8(kDedupRecordVersion);
-  w.U64(event_id_hash);
-  return out;
-}
+std::string EncodeDedupEntry(uint64_t event_id_hash) { return EncodeU64Record(kDedupRecordVersion, event_id_hash); }
 
 Result<uint64_t> DecodeDedupEntry(std::string_view key, std::string_view bytes) {
-  Decoding d("dedup", key, bytes);
-  STREAMREC_RETURN_IF_ERROR(d.Version(kDedupRecordVersion));
-  uint64_t hash = 0;
-  if (!d.reader().U64(&hash)) return d.Truncated("hash");
-  STREAMREC_RETURN_IF_ERROR(d.End());
-  return hash;
+  return DecodeU64Record("dedup", kDedupRecordVersion, "hash", key, bytes);
 }
 
 // offsets: u8 version | i64 next offset (>= 0)
@@ -390,21 +398,10 @@ Result<Fingerprint> DecodeFingerprint(std::string_view key, std::string_view byt
 }
 
 // u8 version | u64 value
-std::string EncodeCounter(uint64_t value) {
-  std::string out;
-  ByteWriter w(&out);
-  w.U8(kCounterRecordVersion);
-  w.U64(value);
-  return out;
-}
+std::string EncodeCounter(uint64_t value) { return EncodeU64Record(kCounterRecordVersion, value); }
 
 Result<uint64_t> DecodeCounter(std::string_view key, std::string_view bytes) {
-  Decoding d("meta", key, bytes);
-  STREAMREC_RETURN_IF_ERROR(d.Version(kCounterRecordVersion));
-  uint64_t value = 0;
-  if (!d.reader().U64(&value)) return d.Truncated("value");
-  STREAMREC_RETURN_IF_ERROR(d.End());
-  return value;
+  return DecodeU64Record("meta", kCounterRecordVersion, "value", key, bytes);
 }
 
 // u8 version | u32 n, u8[n] bytes
