@@ -82,6 +82,11 @@ struct KafkaOptions {
   // Low, so a fetch returns as soon as records arrive (librdkafka's 500 ms
   // default gives ~250 ms median latency). Default: 5.
   int fetch_wait_max_ms = 5;
+  // Longest pause between reconnection attempts. librdkafka's 10 s lets the
+  // backoff outgrow a short outage: after a 5 s broker outage the pipeline
+  // caught up 4-13 s after the broker was back (docs/reliability.md).
+  // Default: 1000.
+  int reconnect_backoff_max_ms = 1000;
   // Every other `kafka.*` key, prefix removed, in the order given; a key set
   // twice keeps its first position and its last value.
   std::vector<std::pair<std::string, std::string>> passthrough;
