@@ -16,9 +16,7 @@
 #include "streamrec/ingest/ingestor.h"
 #include "streamrec/kafka/producer.h"
 #include "streamrec/online_learner/learner.h"
-#include "streamrec/serving/publisher.h"
-#include "streamrec/serving/refresher.h"
-#include "streamrec/serving/top_n.h"
+#include "streamrec/serving/refresh_worker.h"
 #include "streamrec/state/feature_store.h"
 
 namespace streamrec::apps {
@@ -77,17 +75,18 @@ struct Pipeline::Impl {
   std::unique_ptr<online_learner::Learner> learner;
   std::unique_ptr<StoreOffsets> offsets;
   std::unique_ptr<ingest::Ingestor> ingestor;
-  std::unique_ptr<serving::Publisher> publisher;
-  std::unique_ptr<serving::Refresher> refresher;
+  std::unique_ptr<serving::RefreshWorker> worker;
   std::atomic<bool> stop{false};
   std::shared_ptr<spdlog::logger> log = Logger(kLogApp);
   KillSwitch kill_switch;  // crash tests only (testing.kill_point)
+  std::atomic<uint64_t> batches_written{0};  // read by the worker's kill point
+  uint64_t last_batch_seq = 0;               // the store's, of the last write
   PipelineBackend* backend = nullptr;  // the HTTP server's, if attached
 
   // Lists acknowledged by Kafka, cleared from `pending` with the next write.
   std::vector<state::StoreBatch::PendingClear> acknowledged;
-  // Items of each user's last published list, so a list holding an item
-  // that becomes unavailable is refreshed.
+  // Items of each user's last published list (as the worker reports them),
+  // so a list holding an item that becomes unavailable is refreshed.
   std::unordered_map<uint32_t, std::vector<uint32_t>> published_items;
   std::unordered_map<uint32_t, std::unordered_set<uint32_t>> users_listing_item;
   // Partitions whose stored offset was checked against the broker.
@@ -100,9 +99,10 @@ struct Pipeline::Impl {
   Status VerifyAssignment();
   Status ApplyBatch(ingest::Batch& batch);
   Status WriteClears();
-  Status Refresh(bool everything, const std::function<void(const schemas::RecommendationList&)>& on_list);
-  void CollectAcknowledged();
-  void RememberList(uint32_t user, const std::vector<serving::ScoredIndex>& items);
+  Status StartWorker(const std::function<void(const schemas::RecommendationList&)>& on_list);
+  serving::DueUser TouchOf(UserIndex user, int64_t event_ts_ms, uint64_t batch_seq, int64_t now_ms) const;
+  void CollectReport();
+  void RememberList(uint32_t user, const std::vector<ItemIndex>& items);
   void DropList(uint32_t user);
   void UpdateStats();
 };
@@ -133,6 +133,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   ingest_options.dlq_topic = p.dlq_topic;
   ingest_options.batch_max_events = static_cast<size_t>(p.batch_max_events);
   ingest_options.batch_max_wait = std::chrono::milliseconds(p.batch_max_ms);
+  ingest_options.batch_linger = std::chrono::milliseconds(p.batch_linger_ms);
   ingest_options.parse.max_future_skew_ms = p.max_future_skew_ms;
   STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kConsumer, ingest_options.consumer_config));
   STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, ingest_options.producer_config));
@@ -142,27 +143,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   if (!ingestor.ok()) return ingestor.status();
   impl->ingestor = std::move(*ingestor);
 
-  serving::PublisherOptions publisher_options;
-  publisher_options.topic = p.recommendations_topic;
-  STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, publisher_options.producer_config));
-  auto publisher = serving::Publisher::Create(publisher_options);
-  if (!publisher.ok()) return publisher.status();
-  impl->publisher = std::move(*publisher);
-  impl->refresher = std::make_unique<serving::Refresher>(std::chrono::milliseconds(settings.serving.min_refresh_ms));
-
-  // Lists and tombstones owed from before a stop or crash go first.
-  auto pending = impl->store->ReadPending();
-  if (!pending.ok()) return pending.status();
-  const int64_t now = NowMs();
-  for (const auto& entry : *pending) {
-    if (entry.entry.tombstone) {
-      STREAMREC_RETURN_IF_ERROR(impl->publisher->PublishTombstone(entry.user_id, entry.entry.batch_seq));
-    } else if (auto user = impl->learner->users().Find(entry.user_id)) {
-      impl->refresher->Touch(UserIndex(*user), entry.entry.event_ts_ms, entry.entry.batch_seq, now);
-    }
-  }
-  impl->log->info("store {}: {} users, {} items, {} lists owed", settings.state.dir,
-                  impl->learner->users().live_count(), impl->learner->items().live_count(), pending->size());
+  impl->log->info("store {}: {} users, {} items", settings.state.dir, impl->learner->users().live_count(),
+                  impl->learner->items().live_count());
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
 }
 
@@ -191,12 +173,72 @@ Status Pipeline::Impl::VerifyAssignment() {
   return Status::Ok();
 }
 
-void Pipeline::Impl::RememberList(uint32_t user, const std::vector<serving::ScoredIndex>& items) {
+// The worker computes lists from its own copy of the items, a batch or so
+// behind the learner: starts it with every item and the lists owed from
+// before a stop or crash (those first).
+Status Pipeline::Impl::StartWorker(const std::function<void(const schemas::RecommendationList&)>& on_list) {
+  serving::RefreshWorkerOptions options;
+  options.dim = settings.learner.isgd.dim;
+  options.top_n = static_cast<uint32_t>(settings.serving.top_n);
+  options.batch = static_cast<size_t>(settings.serving.refresh_batch);
+  options.min_interval = std::chrono::milliseconds(settings.serving.min_refresh_ms);
+  options.own_thread = settings.serving.refresh_thread;
+  options.publisher.topic = settings.pipeline.recommendations_topic;
+  STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, options.publisher.producer_config));
+  auto observer = [this, on_list](const schemas::RecommendationList& list, const serving::DueUser& due) {
+    kill_switch.Reached(KillPoint::kMidPublish, batches_written.load());
+    if (on_list) on_list(list);
+    if (backend) backend->OnList(list, due.touched_at_ms, NowMs());
+  };
+  auto created = serving::RefreshWorker::Create(std::move(options), observer);
+  if (!created.ok()) return created.status().WithContext("creating the recommendations producer");
+  worker = std::move(*created);
+
+  const online_learner::IsgdModel& model = learner->model();
+  std::vector<serving::ItemUpdate> items;
+  items.reserve(model.NumItems());
+  for (uint32_t i = 0; i < model.NumItems(); ++i) {
+    online_learner::ItemRow row = model.ExportItem(ItemIndex(i));
+    items.push_back({ItemIndex(i), std::string(learner->items().Name(i)), row.bias, row.count, row.available,
+                     std::move(row.factors)});
+  }
+  worker->UpdateItems(std::move(items));
+
+  auto pending = store->ReadPending();
+  if (!pending.ok()) return pending.status();
+  const int64_t now = NowMs();
+  for (const auto& entry : *pending) {
+    if (entry.entry.tombstone) {
+      worker->Forget(std::nullopt, entry.user_id, entry.entry.batch_seq);
+    } else if (auto user = learner->users().Find(entry.user_id)) {
+      worker->Touch(TouchOf(UserIndex(*user), entry.entry.event_ts_ms, entry.entry.batch_seq, now));
+    }
+  }
+  if (!pending->empty()) log->info("{} lists or tombstones owed from before the last stop", pending->size());
+  return Status::Ok();
+}
+
+serving::DueUser Pipeline::Impl::TouchOf(UserIndex user, int64_t event_ts_ms, uint64_t batch_seq,
+                                         int64_t now_ms) const {
+  const online_learner::IsgdModel& model = learner->model();
+  serving::DueUser touch{user, event_ts_ms, now_ms, batch_seq};
+  touch.user_id = std::string(learner->users().Name(user.value()));
+  touch.cold = model.IsCold(user);
+  if (!touch.cold) {
+    touch.vector.resize(static_cast<size_t>(model.dim()));
+    model.EffectiveUserVector(user, touch.vector);
+  }
+  const auto seen = model.SeenItems(user);
+  touch.seen.assign(seen.begin(), seen.end());
+  return touch;
+}
+
+void Pipeline::Impl::RememberList(uint32_t user, const std::vector<ItemIndex>& items) {
   DropList(user);
   auto& listed = published_items[user];
-  for (const auto& s : items) {
-    listed.push_back(s.item.value());
-    users_listing_item[s.item.value()].insert(user);
+  for (ItemIndex item : items) {
+    listed.push_back(item.value());
+    users_listing_item[item.value()].insert(user);
   }
 }
 
@@ -211,7 +253,12 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   state::StoreBatch write;
   // Newest event time per touched user (by id: a forget erases the index).
   std::map<std::string, int64_t> touched;
-  std::vector<std::pair<std::string, int64_t>> forgotten;  // user id, forget's event time
+  struct Forgotten {
+    std::string user_id;
+    int64_t ts_ms = 0;  // the forget's event time
+    std::optional<UserIndex> user;
+  };
+  std::vector<Forgotten> forgotten;
   std::vector<uint32_t> unlisted_users;  // lists holding a now-unavailable item
 
   for (const schemas::Item& item : batch.items) {
@@ -237,11 +284,8 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
         break;
       case online_learner::ApplyOutcome::kForgotten:
         touched.erase(consumed.event.user_id);
-        forgotten.emplace_back(consumed.event.user_id, consumed.event.ts_ms);
-        if (result.user) {
-          refresher->Forget(*result.user);
-          DropList(result.user->value());
-        }
+        forgotten.push_back({consumed.event.user_id, consumed.event.ts_ms, result.user});
+        if (result.user) DropList(result.user->value());
         write.erased_users.push_back(consumed.event.user_id);
         ++stats.forgotten;
         break;
@@ -255,7 +299,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   // Tombstones are owed like lists, so a crash between this write and their
   // publication cannot lose them; a user back in this same batch owes a
   // list instead, which (put later) replaces the tombstone entry.
-  for (const auto& [user_id, ts] : forgotten) write.pending_adds.push_back({user_id, ts, /*tombstone=*/true});
+  for (const Forgotten& f : forgotten) write.pending_adds.push_back({f.user_id, f.ts_ms, /*tombstone=*/true});
   for (const auto& [user_id, ts] : touched) write.pending_adds.push_back({user_id, ts});
   write.pending_clears = std::exchange(acknowledged, {});
   for (const auto& [tp, next] : batch.next_offsets) write.offsets.push_back({tp.topic, tp.partition, next});
@@ -267,19 +311,31 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
     return (s.code() == StatusCode::kInvalidArgument ? Status::Internal(s.message()) : s)
         .WithContext("writing batch to " + settings.state.dir);
   }
+  batches_written.store(stats.batches + 1);
+  last_batch_seq = *seq;
   kill_switch.Reached(KillPoint::kAfterStoreWrite, stats.batches + 1);
 
+  // To the worker, in this order: the batch's item rows, then tombstones
+  // (only now that the forget is durable: a crash before this point replays
+  // the forget; a crash after it finds them owed in `pending`), then the
+  // touched users, so a user forgotten and back in one batch ends listed.
+  std::vector<serving::ItemUpdate> item_updates;
+  item_updates.reserve(write.items.size());
+  for (const state::StoreBatch::ItemPut& put : write.items) {
+    const online_learner::ItemRow& row = put.item.row;
+    item_updates.push_back({put.item.index, put.id, row.bias, row.count, row.available, row.factors});
+  }
+  worker->UpdateItems(std::move(item_updates));
+  for (const Forgotten& f : forgotten) worker->Forget(f.user, f.user_id, *seq);
   const int64_t now = NowMs();
   for (const auto& [user_id, ts] : touched) {
-    refresher->Touch(UserIndex(*learner->users().Find(user_id)), ts, *seq, now);
+    worker->Touch(TouchOf(UserIndex(*learner->users().Find(user_id)), ts, *seq, now));
   }
   for (uint32_t user : unlisted_users) {
+    if (learner->users().Name(user).empty()) continue;  // forgotten in this batch
     const auto row = learner->model().ExportUser(UserIndex(user));
-    refresher->Touch(UserIndex(user), row.last_ts_ms, *seq, now);
+    worker->Touch(TouchOf(UserIndex(user), row.last_ts_ms, *seq, now));
   }
-  // Tombstones only after the forget is durable: a crash before this point
-  // replays the forget; a crash after it finds them owed in `pending`.
-  for (const auto& [user_id, ts] : forgotten) STREAMREC_RETURN_IF_ERROR(publisher->PublishTombstone(user_id, *seq));
   kill_switch.Reached(KillPoint::kBeforeCommit, stats.batches + 1);
   if (Status s = ingestor->Commit(batch.next_offsets); !s.ok()) {
     // The store's offsets are the ones that count; Kafka's are for lag tools.
@@ -296,52 +352,34 @@ Status Pipeline::Impl::WriteClears() {
   return store->Write(write).status();
 }
 
-void Pipeline::Impl::CollectAcknowledged() {
-  for (serving::Acknowledged& a : publisher->TakeAcknowledged()) {
+void Pipeline::Impl::CollectReport() {
+  serving::RefreshReport report = worker->TakeReport();
+  for (serving::Acknowledged& a : report.acknowledged) {
     if (!a.tombstone) ++stats.lists_acknowledged;
     acknowledged.push_back({std::move(a.user_id), a.batch_seq});
   }
-  if (Status s = publisher->TakeDeliveryError(); !s.ok()) {
-    // The list stays pending in the store and is published after a restart.
-    log->warn("publishing a list: {}", s.ToString());
-  }
-}
-
-Status Pipeline::Impl::Refresh(bool everything,
-                               const std::function<void(const schemas::RecommendationList&)>& on_list) {
-  const auto batch_size = static_cast<size_t>(settings.serving.refresh_batch);
-  while (true) {
-    const int64_t now = NowMs();
-    std::vector<serving::DueUser> due = refresher->TakeDue(now, batch_size, everything);
-    if (due.empty()) return Status::Ok();
-    std::vector<UserIndex> users;
-    users.reserve(due.size());
-    for (const auto& d : due) users.push_back(d.user);
-    const auto lists = serving::TopN(learner->model(), users, static_cast<uint32_t>(settings.serving.top_n));
-    for (size_t k = 0; k < due.size(); ++k) {
-      schemas::RecommendationList list;
-      list.user_id = std::string(learner->users().Name(due[k].user.value()));
-      if (list.user_id.empty()) continue;  // forgotten since it was touched
-      list.generated_at_ms = now;
-      list.source_event_ts_ms = due[k].newest_event_ts_ms;
-      list.model = lists[k].cold ? "popularity" : "isgd";
-      list.seq = due[k].batch_seq;
-      for (const auto& s : lists[k].items) {
-        list.items.push_back({std::string(learner->items().Name(s.item.value())), s.score});
-      }
-      STREAMREC_RETURN_IF_ERROR(publisher->Publish(list));
-      kill_switch.Reached(KillPoint::kMidPublish, stats.batches);
-      RememberList(due[k].user.value(), lists[k].items);
-      ++stats.lists_published;
-      if (on_list) on_list(list);
-      if (backend) backend->OnList(list, due[k].touched_at_ms, NowMs());
+  const int64_t now = NowMs();
+  for (const serving::PublishedList& list : report.published) {
+    ++stats.lists_published;
+    // Forgotten after the worker took it: the tombstone follows the list.
+    if (learner->users().Name(list.user.value()).empty()) continue;
+    RememberList(list.user.value(), list.items);
+    // Computed before the worker saw an item withdrawn: list it again.
+    const bool stale = std::any_of(list.items.begin(), list.items.end(),
+                                   [&](ItemIndex item) { return !learner->model().IsAvailable(item); });
+    if (stale) {
+      const auto row = learner->model().ExportUser(list.user);
+      worker->Touch(TouchOf(list.user, row.last_ts_ms, last_batch_seq, now));
     }
-    if (!everything) return Status::Ok();
+  }
+  if (!report.delivery_error.ok()) {
+    // The list stays pending in the store and is published after a restart.
+    log->warn("publishing a list: {}", report.delivery_error.ToString());
   }
 }
 
 void Pipeline::Impl::UpdateStats() {
-  stats.users_waiting = refresher->waiting();
+  stats.users_waiting = worker->waiting();
   stats.users = learner->users().live_count();
   stats.items = learner->items().live_count();
   std::lock_guard lock(snapshot_mutex);
@@ -354,6 +392,7 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
   // However Run ends, requests still waiting for this thread get a 503.
   const std::unique_ptr<PipelineBackend, void (*)(PipelineBackend*)> stop_backend(
       m.backend, [](PipelineBackend* b) { b->OnStop(); });
+  STREAMREC_RETURN_IF_ERROR(m.StartWorker(on_list));
   auto idle_since = std::chrono::steady_clock::now();
   while (!m.stop.load()) {
     auto batch = m.ingestor->Next();
@@ -375,9 +414,8 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
       idle_since = std::chrono::steady_clock::now();
       if (m.backend) m.backend->OnBatch(idle_since - started);
     }
-    STREAMREC_RETURN_IF_ERROR(m.Refresh(false, on_list));
-    m.publisher->Poll(std::chrono::milliseconds(0));
-    m.CollectAcknowledged();
+    STREAMREC_RETURN_IF_ERROR(m.worker->RunInline());
+    m.CollectReport();
     m.UpdateStats();
     if (m.backend) m.backend->OnLoop({*m.learner, *m.ingestor, m.stats});
     if (batch->empty()) {
@@ -389,9 +427,8 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
     }
   }
   // Finish: publish everything owed, wait for Kafka, record it, leave.
-  STREAMREC_RETURN_IF_ERROR(m.Refresh(true, on_list));
-  Status flushed = m.publisher->Flush(kFlushTimeout);
-  m.CollectAcknowledged();
+  Status flushed = m.worker->Finish(kFlushTimeout);
+  m.CollectReport();
   STREAMREC_RETURN_IF_ERROR(m.WriteClears());
   m.UpdateStats();
   STREAMREC_RETURN_IF_ERROR(flushed.WithContext("flushing lists to " + m.settings.pipeline.recommendations_topic));

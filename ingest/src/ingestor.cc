@@ -159,7 +159,7 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Create(const IngestOptions& options,
 
 Result<Batch> Ingestor::Next() {
   Impl& m = *impl_;
-  auto messages = m.consumer->Poll(m.options.batch_max_events, m.options.batch_max_wait);
+  auto messages = m.consumer->Poll(m.options.batch_max_events, m.options.batch_max_wait, m.options.batch_linger);
   if (!messages.ok()) return messages.status();
   Batch batch;
   for (const kafka::Message& message : *messages) {

@@ -244,19 +244,24 @@ Status Consumer::Assign(const std::vector<TopicPartition>& partitions) {
   return Status::Ok();
 }
 
-Result<std::vector<Message>> Consumer::Poll(size_t max_messages,
-                                            std::chrono::milliseconds timeout) {
+Result<std::vector<Message>> Consumer::Poll(size_t max_messages, std::chrono::milliseconds timeout,
+                                            std::chrono::milliseconds linger) {
   if (impl_->closed) return Status::FailedPrecondition("kafka consumer is closed");
   if (!impl_->deferred_error.ok()) return std::exchange(impl_->deferred_error, Status::Ok());
 
   std::vector<Message> out;
-  const auto deadline = Clock::now() + timeout;
+  auto deadline = Clock::now() + timeout;
   while (out.size() < max_messages) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     rd_kafka_message_t* m =
         rd_kafka_consumer_poll(impl_->rk, static_cast<int>(std::max<int64_t>(left.count(), 0)));
-    if (m != nullptr && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const bool got_record = m != nullptr && m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (got_record) {
+      // From the first record on, wait only `linger` more: by default a
+      // batch takes what is already fetched and never waits to fill (the
+      // first record's latency would grow); under load it fills anyway from
+      // what librdkafka fetched while the previous batch was processed.
+      if (out.empty()) deadline = Clock::now() + linger;
       out.push_back(ToMessage(m));
       rd_kafka_message_destroy(m);
       m = nullptr;
@@ -272,6 +277,9 @@ Result<std::vector<Message>> Consumer::Poll(size_t max_messages,
       break;
     }
     if (m == nullptr) {
+      // A record was just taken (look for the next at once), or the wait
+      // timed out.
+      if (got_record) continue;
       if (Clock::now() >= deadline) break;
       continue;
     }

@@ -1,8 +1,7 @@
 #include "streamrec/serving/top_n.h"
 
 #include <algorithm>
-#include <cmath>
-#include <queue>
+#include <limits>
 
 #include <Eigen/Core>
 
@@ -10,11 +9,15 @@ namespace streamrec::serving {
 namespace {
 
 using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ColMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
-// Items per GEMM block: a block's scores for a batch of users stay in cache
-// while the per-user selection reads them.
-constexpr uint32_t kItemBlock = 4096;
-// Users per GEMM: enough to turn matrix-vector into matrix-matrix work.
+// Up to this many users the product is coefficient-based: packing a large
+// item block for a handful of users costs more than the arithmetic.
+constexpr size_t kLazyUsers = 8;
+// Scores of one block (users x items) kept within L2 while they are scanned.
+constexpr size_t kScoreBlockFloats = size_t{1} << 18;  // 1 MiB
+constexpr uint32_t kMaxItemBlock = 4096;
+// Users per product: enough to turn matrix-vector into matrix-matrix work.
 constexpr size_t kUserBlock = 256;
 
 bool Better(const ScoredIndex& a, const ScoredIndex& b) {
@@ -24,11 +27,11 @@ bool Better(const ScoredIndex& a, const ScoredIndex& b) {
 // Keeps the n best candidates offered to it (a min-heap on the worst kept).
 class Selector {
  public:
-  explicit Selector(uint32_t n) : n_(n) {}
-  // The score a candidate must reach to enter (once full).
-  float threshold() const { return heap_.size() < n_ ? -std::numeric_limits<float>::infinity() : heap_.front().score; }
+  explicit Selector(uint32_t n) : n_(n) { heap_.reserve(n); }
+  // Candidates below this cannot enter. Equal scores still compete on the
+  // index, so a candidate at the threshold is offered and Better decides.
+  float threshold() const { return threshold_; }
   void Offer(ScoredIndex c) {
-    if (n_ == 0) return;
     if (heap_.size() < n_) {
       heap_.push_back(c);
       std::push_heap(heap_.begin(), heap_.end(), Better);
@@ -36,7 +39,10 @@ class Selector {
       std::pop_heap(heap_.begin(), heap_.end(), Better);
       heap_.back() = c;
       std::push_heap(heap_.begin(), heap_.end(), Better);
+    } else {
+      return;
     }
+    if (heap_.size() == n_) threshold_ = heap_.front().score;
   }
   std::vector<ScoredIndex> Take() {
     std::sort_heap(heap_.begin(), heap_.end(), Better);
@@ -45,77 +51,136 @@ class Selector {
 
  private:
   uint32_t n_;
+  float threshold_ = -std::numeric_limits<float>::infinity();
   std::vector<ScoredIndex> heap_;
 };
 
 bool Seen(std::span<const uint32_t> seen, uint32_t item) { return std::binary_search(seen.begin(), seen.end(), item); }
 
-std::vector<ScoredIndex> PopularList(const online_learner::IsgdModel& model, std::span<const uint32_t> seen, uint32_t n) {
-  Selector selector(n);
-  for (uint32_t i = 0; i < model.NumItems(); ++i) {
+// The n + extra most popular available items: enough that every user with
+// at most `extra` seen items finds their n unseen ones among them.
+template <class Items>
+std::vector<ScoredIndex> PopularCandidates(const Items& items, uint32_t n, size_t extra) {
+  Selector selector(static_cast<uint32_t>(std::min<size_t>(size_t{n} + extra, items.NumItems())));
+  for (uint32_t i = 0; i < items.NumItems(); ++i) {
     const ItemIndex item(i);
-    if (!model.IsAvailable(item) || Seen(seen, i)) continue;
-    selector.Offer({item, static_cast<float>(model.ItemCount(item))});
+    if (items.IsAvailable(item)) selector.Offer({item, static_cast<float>(items.ItemCount(item))});
   }
   return selector.Take();
+}
+
+template <class Items>
+void ColdLists(const Items& items, std::span<const UserQuery> users, uint32_t n, std::vector<UserList>& out) {
+  size_t most_seen = 0;
+  bool any = false;
+  for (const UserQuery& q : users) {
+    if (!q.cold) continue;
+    any = true;
+    most_seen = std::max(most_seen, q.seen.size());
+  }
+  if (!any) return;
+  const std::vector<ScoredIndex> popular = PopularCandidates(items, n, most_seen);
+  for (size_t k = 0; k < users.size(); ++k) {
+    if (!users[k].cold) continue;
+    out[k].cold = true;
+    for (const ScoredIndex& s : popular) {
+      if (out[k].items.size() == n) break;
+      if (!Seen(users[k].seen, s.item.value())) out[k].items.push_back(s);
+    }
+  }
+}
+
+// Personal lists for `warm` (positions in `users`), all at once.
+template <class Items>
+void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<const size_t> warm, uint32_t n,
+               std::vector<UserList>& out) {
+  const auto dim = static_cast<Eigen::Index>(items.dim());
+  const uint32_t num_items = items.NumItems();
+  const auto count = static_cast<Eigen::Index>(warm.size());
+  RowMajor u(count, dim);
+  for (Eigen::Index k = 0; k < count; ++k) {
+    const auto v = users[warm[static_cast<size_t>(k)]].vector;
+    std::copy(v.begin(), v.end(), u.row(k).data());
+  }
+  std::vector<Selector> selectors(warm.size(), Selector(n));
+  std::vector<float> threshold(warm.size(), -std::numeric_limits<float>::infinity());
+  // The item block shrinks as the batch grows, so the score block stays in L2.
+  const auto block_items =
+      static_cast<uint32_t>(std::clamp<size_t>(kScoreBlockFloats / warm.size(), 256, kMaxItemBlock));
+  const float* bias = items.ItemBias();
+  // Column-major scores: each item's scores for every user are contiguous.
+  // Eigen then packs the few user vectors and streams the item block,
+  // rather than packing the whole item block (the costlier operand).
+  ColMajor scores;
+  for (uint32_t begin = 0; begin < num_items; begin += block_items) {
+    const uint32_t block = std::min(block_items, num_items - begin);
+    Eigen::Map<const RowMajor> q(items.ItemMatrix() + size_t{begin} * static_cast<size_t>(dim), block, dim);
+    if (count > 1 && static_cast<size_t>(count) <= kLazyUsers) {
+      scores.noalias() = u.lazyProduct(q.transpose());
+    } else {
+      scores.noalias() = u * q.transpose();
+    }
+    for (uint32_t j = 0; j < block; ++j) {
+      const float* col = scores.col(j).data();
+      const float b = bias[begin + j];
+      // One vectorisable pass: does the item beat any user's threshold?
+      // Only about n ln(items / n) items per user get past it.
+      bool any = false;
+      for (Eigen::Index k = 0; k < count; ++k) any |= col[k] + b >= threshold[static_cast<size_t>(k)];
+      if (!any) continue;
+      const uint32_t i = begin + j;
+      if (!items.IsAvailable(ItemIndex(i))) continue;
+      for (size_t k = 0; k < warm.size(); ++k) {
+        const float score = col[k] + b;
+        if (score < threshold[k] || Seen(users[warm[k]].seen, i)) continue;
+        selectors[k].Offer({ItemIndex(i), score});
+        threshold[k] = selectors[k].threshold();
+      }
+    }
+  }
+  for (size_t k = 0; k < warm.size(); ++k) out[warm[k]].items = selectors[k].Take();
+}
+
+template <class Items>
+std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> users, uint32_t n) {
+  std::vector<UserList> out(users.size());
+  for (size_t k = 0; k < users.size(); ++k) out[k].user = users[k].user;
+  if (n == 0) return out;
+  ColdLists(items, users, n, out);
+  std::vector<size_t> warm;
+  for (size_t k = 0; k < users.size(); ++k) {
+    if (!users[k].cold) warm.push_back(k);
+    if (warm.size() == kUserBlock || (k + 1 == users.size() && !warm.empty())) {
+      WarmLists(items, users, warm, n, out);
+      warm.clear();
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
 std::vector<UserList> TopN(const online_learner::IsgdModel& model, std::span<const UserIndex> users, uint32_t n) {
-  std::vector<UserList> out(users.size());
-  const auto dim = static_cast<Eigen::Index>(model.dim());
-  const uint32_t num_items = model.NumItems();
-
-  std::vector<size_t> warm;  // positions in `users` that get personal scores
+  const auto dim = static_cast<size_t>(model.dim());
+  std::vector<float> vectors(users.size() * dim);
+  std::vector<UserQuery> queries(users.size());
   for (size_t k = 0; k < users.size(); ++k) {
-    out[k].user = users[k];
-    if (model.IsCold(users[k])) {
-      out[k].cold = true;
-      out[k].items = PopularList(model, model.SeenItems(users[k]), n);
-    } else {
-      warm.push_back(k);
-    }
+    UserQuery& q = queries[k];
+    q.user = users[k];
+    q.cold = model.IsCold(users[k]);
+    q.seen = model.SeenItems(users[k]);
+    q.vector = {vectors.data() + k * dim, dim};
+    if (!q.cold) model.EffectiveUserVector(users[k], {vectors.data() + k * dim, dim});
   }
+  return TopNOver(model, queries, n);
+}
 
-  RowMajor user_vectors;
-  RowMajor scores;
-  for (size_t first = 0; first < warm.size(); first += kUserBlock) {
-    const size_t count = std::min(kUserBlock, warm.size() - first);
-    user_vectors.resize(static_cast<Eigen::Index>(count), dim);
-    for (size_t k = 0; k < count; ++k) {
-      model.EffectiveUserVector(users[warm[first + k]], {user_vectors.row(static_cast<Eigen::Index>(k)).data(),
-                                                         static_cast<size_t>(dim)});
-    }
-    std::vector<Selector> selectors(count, Selector(n));
-    for (uint32_t begin = 0; begin < num_items; begin += kItemBlock) {
-      const uint32_t block = std::min(kItemBlock, num_items - begin);
-      // Items are rows of the row-major item matrix: a block is a
-      // (block x dim) row-major matrix, so scores = U * Q_block^T.
-      Eigen::Map<const RowMajor> items(model.ItemMatrix() + size_t{begin} * dim, block, dim);
-      scores.noalias() = user_vectors * items.transpose();
-      scores.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(model.ItemBias() + begin, block);
-      for (size_t k = 0; k < count; ++k) {
-        const auto seen = model.SeenItems(users[warm[first + k]]);
-        Selector& selector = selectors[k];
-        const float* row = scores.row(static_cast<Eigen::Index>(k)).data();
-        for (uint32_t j = 0; j < block; ++j) {
-          // Cheap threshold test first; the seen and availability checks
-          // only run for items that would enter the list.
-          if (row[j] < selector.threshold()) continue;
-          const uint32_t i = begin + j;
-          if (!model.IsAvailable(ItemIndex(i)) || Seen(seen, i)) continue;
-          selector.Offer({ItemIndex(i), row[j]});
-        }
-      }
-    }
-    for (size_t k = 0; k < count; ++k) out[warm[first + k]].items = selectors[k].Take();
-  }
-  return out;
+std::vector<UserList> TopN(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n) {
+  return TopNOver(items, users, n);
 }
 
 std::vector<ScoredIndex> PopularItems(const online_learner::IsgdModel& model, uint32_t n) {
-  return PopularList(model, {}, n);
+  return PopularCandidates(model, n, 0);
 }
 
 }  // namespace streamrec::serving

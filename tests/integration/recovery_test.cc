@@ -136,7 +136,8 @@ TEST_CASE("each named kill point: the restart ends equal to an uninterrupted run
       std::string output;
       const int killed =
           f.RunChildProcess(dir,
-                            {"--set", "batch.max_events=50", "--set", std::string("testing.kill_point=") + point,
+                            {"--set", "batch.max_events=50", "--set", "batch.linger_ms=1s", "--set",
+                             std::string("testing.kill_point=") + point,
                              "--set", "testing.kill_after_batches=4", "--set", std::string("kafka.group.id=") + point},
                             &output);
       INFO(output);
@@ -168,7 +169,8 @@ TEST_CASE("a forget across a crash: no key of the user, tombstone published, no 
   f.ProduceEvents(stream);
   const std::string dir = f.dir().Sub("state");
   // One batch holds everything; the process dies right after writing it.
-  const std::vector<std::string> one_batch = {"--set", "batch.max_events=100000", "--set", "batch.max_ms=3s"};
+  const std::vector<std::string> one_batch = {"--set", "batch.max_events=100000", "--set", "batch.max_ms=3s",
+                                              "--set", "batch.linger_ms=3s"};
   std::vector<std::string> killed_args = one_batch;
   for (const char* a : {"--set", "testing.kill_point=after_store_write", "--set", "testing.kill_after_batches=1"}) {
     killed_args.push_back(a);

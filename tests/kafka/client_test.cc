@@ -1,6 +1,7 @@
 // Producer and consumer against the embedded broker, over TCP, with static
 // assignment (group rebalances are in group_test.cc: they cost seconds).
 
+#include <algorithm>
 #include <map>
 
 #include "support/kafka_fixture.h"
@@ -315,6 +316,43 @@ TEST_CASE("delivery reports tell failures apart, retried errors are not duplicat
   REQUIRE_OK(consumer->Assign({{"events", PartitionId(0)}}));
   const std::vector<Message> got = ConsumeToEnd(*consumer);
   REQUIRE(got.size() == 3);
+}
+
+
+// A batch takes every record already fetched, not just the first (and with
+// a linger it waits for the rest of a burst).
+TEST_CASE("Poll returns the records already fetched together; linger waits for more", "[kafka]") {
+  KafkaFixture kafka;
+  auto producer = Producer::Create({.config = kafka.ProducerConfig()});
+  REQUIRE_RESULT_OK(producer);
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE_OK(producer->Produce({.topic = "events", .partition = PartitionId(0), .value = std::to_string(i)}));
+  }
+  REQUIRE_OK(producer->Flush(5s));
+
+  for (const auto linger : {0ms, 2000ms}) {
+    DYNAMIC_SECTION("linger " << linger.count() << " ms") {
+      ConsumerOptions options{.config = kafka.ConsumerConfig()};
+      auto consumer = Consumer::Create(options);
+      REQUIRE_RESULT_OK(consumer);
+      REQUIRE_OK(consumer->Assign({{"events", PartitionId(0)}}));
+      std::vector<size_t> sizes;
+      size_t total = 0;
+      const auto deadline = std::chrono::steady_clock::now() + 8s;
+      while (total < 200 && std::chrono::steady_clock::now() < deadline) {
+        auto batch = consumer->Poll(1000, 1000ms, linger);
+        REQUIRE_RESULT_OK(batch);
+        if (batch->empty()) continue;
+        sizes.push_back(batch->size());
+        total += batch->size();
+      }
+      REQUIRE(total == 200);
+      // The records were all on the broker before the first fetch: a fetch
+      // brings many at once, and a batch must hold more than one of them.
+      CHECK(*std::max_element(sizes.begin(), sizes.end()) > 1);
+      if (linger > 0ms) CHECK(sizes.size() == 1);
+    }
+  }
 }
 
 }  // namespace

@@ -50,8 +50,11 @@ TEST_CASE("batched top-N equals brute force, seen and unavailable excluded", "[s
   // More items than one GEMM block, so block boundaries are crossed.
   IsgdModel model = Trained(5000, 3);
   model.SetAvailable(ItemIndex(17), false);
+  // One user (matrix-vector), a few (coefficient-based product), many (GEMM).
+  const uint32_t batch = GENERATE(1u, 5u, 30u);
+  INFO("batch of " << batch);
   std::vector<UserIndex> users;
-  for (uint32_t u = 0; u < 30; ++u) users.emplace_back(u);
+  for (uint32_t u = 0; u < batch; ++u) users.emplace_back(u);
   const auto lists = TopN(model, users, 10);
   REQUIRE(lists.size() == users.size());
   for (const UserList& list : lists) {
@@ -89,6 +92,41 @@ TEST_CASE("a list is shorter when few items remain", "[serving]") {
   const std::vector<UserIndex> users = {UserIndex(0)};
   const auto lists = TopN(model, users, 10);
   CHECK(lists[0].items.size() <= 3);
+}
+
+// The refresher's copy of the items, filled from the model's rows, with the
+// users' queries taken from the model: the same lists as on the model.
+TEST_CASE("top-N on an item snapshot equals top-N on the model", "[serving]") {
+  IsgdModel model = Trained(3000, 11);
+  model.SetAvailable(ItemIndex(5), false);
+  model.AddUser(UserIndex(30), Mix64(30));  // cold
+  ItemSnapshot snapshot(model.dim());
+  // In reverse, so the snapshot grows from its last row first.
+  for (uint32_t i = model.NumItems(); i-- > 0;) {
+    const auto row = model.ExportItem(ItemIndex(i));
+    snapshot.Apply({ItemIndex(i), "i" + std::to_string(i), row.bias, row.count, row.available, row.factors});
+  }
+  REQUIRE(snapshot.NumItems() == model.NumItems());
+  CHECK(snapshot.Name(ItemIndex(7)) == "i7");
+
+  std::vector<UserIndex> users;
+  for (uint32_t u = 0; u <= 30; ++u) users.emplace_back(u);
+  std::vector<std::vector<float>> vectors(users.size(), std::vector<float>(static_cast<size_t>(model.dim())));
+  std::vector<UserQuery> queries;
+  for (size_t k = 0; k < users.size(); ++k) {
+    const bool cold = model.IsCold(users[k]);
+    if (!cold) model.EffectiveUserVector(users[k], vectors[k]);
+    queries.push_back({users[k], cold, vectors[k], model.SeenItems(users[k])});
+  }
+  const auto on_model = TopN(model, users, 10);
+  const auto on_snapshot = TopN(snapshot, queries, 10);
+  REQUIRE(on_snapshot.size() == on_model.size());
+  for (size_t k = 0; k < users.size(); ++k) {
+    INFO("user " << k);
+    CHECK(on_snapshot[k].cold == on_model[k].cold);
+    CHECK(on_snapshot[k].items == on_model[k].items);
+  }
+  CHECK(on_snapshot.back().cold);
 }
 
 }  // namespace

@@ -38,14 +38,22 @@ struct ServingOptions {
   int64_t min_refresh_ms = 100;
   // Users whose lists one GEMM computes. Default: 256.
   int refresh_batch = 256;
+  // Lists are computed on their own thread (true) or on the learner's,
+  // between batches (false: one thread, a deterministic interleaving).
+  // Default: true.
+  bool refresh_thread = true;
 };
 
 // The streaming pipeline's consumption side (`streamrec run`, `demo`).
 struct PipelineOptions {
   // Most records consumed per batch (one store write per batch). Default: 1000.
   int batch_max_events = 1000;
-  // Longest wait for a batch to fill. Default: 20 ms.
+  // Longest wait for a batch's first record. Default: 20 ms.
   int64_t batch_max_ms = 20;
+  // Longest wait for more records once a batch has one. Default: 0, a batch
+  // takes what is already fetched (lowest latency; under load batches fill
+  // from what arrived while the previous one was processed).
+  int64_t batch_linger_ms = 0;
   // Where a partition with no stored offset starts: earliest or latest.
   // Default: earliest, so a replayed log is consumed whole.
   std::string start = "earliest";

@@ -49,8 +49,11 @@ struct IngestOptions {
   std::string dlq_topic = "events.dlq";
   // Most records per batch (batch.max_events). Default: 1000.
   size_t batch_max_events = 1000;
-  // Longest wait for a batch to fill (batch.max_ms). Default: 20 ms.
+  // Longest wait for a batch's first record (batch.max_ms). Default: 20 ms.
   std::chrono::milliseconds batch_max_wait{20};
+  // Longest wait for more records once a batch has one (batch.linger_ms).
+  // Default: 0, a batch takes what is already fetched.
+  std::chrono::milliseconds batch_linger{0};
   // Where a partition without a stored offset starts (ingest.start).
   // Default: earliest, so a replayed log is consumed whole.
   StartPosition start = StartPosition::kEarliest;

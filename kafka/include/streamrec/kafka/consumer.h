@@ -90,16 +90,16 @@ class Consumer {
   // as for a group assignment; on_rebalance is told kAssigned.
   [[nodiscard]] Status Assign(const std::vector<TopicPartition>& partitions);
 
-  // Returns up to `max_messages` records, waiting at most `timeout`. It returns
-  // early when `max_messages` are in, or when it has some and every assigned
-  // partition has reached its end. Transient broker and network trouble is
+  // Returns up to `max_messages` records: waits at most `timeout` for the
+  // first, then at most `linger` for more (0: only records librdkafka has
+  // already fetched, so a batch never waits to fill). Transient broker and network trouble is
   // logged and retried by librdkafka; errors that need the caller come back
   // as a Status: an offset the broker no longer has with auto.offset.reset=
   // error (FailedPrecondition, naming topic, partition and offset), missing
   // topics (NotFound), authorisation and fatal errors. Records read before
   // such an error are returned first, the error on the next call.
-  [[nodiscard]] Result<std::vector<Message>> Poll(size_t max_messages,
-                                                  std::chrono::milliseconds timeout);
+  [[nodiscard]] Result<std::vector<Message>> Poll(size_t max_messages, std::chrono::milliseconds timeout,
+                                                  std::chrono::milliseconds linger = std::chrono::milliseconds(0));
 
   // Commits these next-to-read offsets to the group coordinator and waits
   // for the answer. Partitions need not be assigned to this consumer.

@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -22,15 +24,22 @@ struct DueUser {
   int64_t newest_event_ts_ms = 0;  // event time of the newest event reflected
   int64_t touched_at_ms = 0;       // wall clock of the first touch not yet refreshed
   uint64_t batch_seq = 0;          // store batch that last touched the user
+  // The user as of the newest touch, so the list can be computed away from
+  // the model (RefreshWorker): id, cold flag, effective vector, seen items.
+  std::string user_id;
+  bool cold = false;
+  std::vector<float> vector;
+  std::vector<uint32_t> seen;
 };
 
 class Refresher {
  public:
   explicit Refresher(std::chrono::milliseconds min_interval) : min_interval_ms_(min_interval.count()) {}
 
-  // The user's state changed at `now_ms` (wall clock) through an event with
-  // time `event_ts_ms`, stored in batch `batch_seq`.
-  void Touch(UserIndex user, int64_t event_ts_ms, uint64_t batch_seq, int64_t now_ms);
+  // The user's state changed at `touch.touched_at_ms` (wall clock) through
+  // an event with time `touch.newest_event_ts_ms`, stored in batch
+  // `touch.batch_seq`; the query fields replace those of an earlier touch.
+  void Touch(DueUser touch);
   // The user is gone: never refresh them (until touched again).
   void Forget(UserIndex user);
   // Up to `max` users due at `now_ms`, the longest waiting first; they leave
@@ -38,6 +47,8 @@ class Refresher {
   // users regardless of min_interval (at shutdown).
   std::vector<DueUser> TakeDue(int64_t now_ms, size_t max, bool ignore_interval = false);
   size_t waiting() const { return waiting_.size(); }
+  // When the next waiting user becomes due (wall clock), if any waits.
+  std::optional<int64_t> NextDueMs() const;
 
  private:
   int64_t min_interval_ms_;

@@ -4,8 +4,12 @@
 // matrix, with each user's seen items and every unavailable item left out.
 // Cold users (too few events) get the most popular available items.
 //
-// Thread-safety: reads the model; the caller keeps it unchanged for the call
-// (the learner thread calls it between batches, or on a snapshot).
+// The item side is read either from the model itself (the learner thread,
+// e.g. an HTTP request answered between batches) or from the refresher's
+// ItemSnapshot; both give the same lists for the same rows.
+//
+// Thread-safety: reads its arguments; the caller keeps them unchanged for
+// the call.
 
 #include <cstdint>
 #include <span>
@@ -13,6 +17,7 @@
 
 #include "streamrec/base/ids.h"
 #include "streamrec/online_learner/isgd_model.h"
+#include "streamrec/serving/item_snapshot.h"
 
 namespace streamrec::serving {
 
@@ -28,8 +33,18 @@ struct UserList {
   std::vector<ScoredIndex> items;  // best first; ties by lower index
 };
 
+// What top-N needs of a user: their effective vector (IsgdModel::
+// EffectiveUserVector), the items to leave out, and whether they are cold.
+struct UserQuery {
+  UserIndex user;
+  bool cold = false;
+  std::span<const float> vector;        // dim values; unused when cold
+  std::span<const uint32_t> seen;       // ascending
+};
+
 // Top `n` items for every user in `users`, in the same order.
 std::vector<UserList> TopN(const online_learner::IsgdModel& model, std::span<const UserIndex> users, uint32_t n);
+std::vector<UserList> TopN(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n);
 
 // The `n` most popular available items (score = count of positive events):
 // what a user the model does not know yet is served.

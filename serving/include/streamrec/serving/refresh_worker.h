@@ -1,0 +1,106 @@
+#pragma once
+
+// RefreshWorker: computes and publishes fresh lists away from the learner.
+//
+// The learner thread hands it, in order, what each batch changed: touched
+// users (with their query: effective vector, seen items), forgotten users
+// (their tombstones) and changed item rows. The worker keeps its own
+// ItemSnapshot, coalesces touches in a Refresher (stalest first, at most one
+// refresh per min_interval), computes batched top-N on the snapshot and
+// publishes through its own Publisher. So ingest never waits on top-N, and
+// top-N never reads the model while it changes.
+//
+// Ordering: commands are applied in the order given, between two rounds of
+// top-N. A tombstone is therefore published after any list of that user
+// computed before the forget, and a touch given after a forget yields a list
+// after the tombstone: the compacted topic ends as the learner decided.
+//
+// Two modes (RefreshWorkerOptions::own_thread):
+//  - own thread (default): the worker thread runs rounds as users fall due;
+//  - inline: nothing runs until RunInline() is called, on the caller's
+//    thread, which then does one round. Deterministic interleaving of
+//    learning and publishing, as the crash tests and debugging want.
+//
+// Thread-safety: every method may be called from one other thread (the
+// learner's) while the worker runs; the observer runs on the worker's
+// thread (or RunInline's caller).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "streamrec/base/status.h"
+#include "streamrec/schemas/event.h"
+#include "streamrec/serving/item_snapshot.h"
+#include "streamrec/serving/publisher.h"
+#include "streamrec/serving/refresher.h"
+
+namespace streamrec::serving {
+
+struct RefreshWorkerOptions {
+  int dim = 128;
+  uint32_t top_n = 10;
+  // Users per top-N round (one blocked GEMM).
+  size_t batch = 256;
+  std::chrono::milliseconds min_interval{100};
+  bool own_thread = true;
+  PublisherOptions publisher;
+};
+
+// A list handed to Kafka: which items it holds.
+struct PublishedList {
+  UserIndex user;
+  std::vector<ItemIndex> items;
+};
+
+// What the worker tells the learner thread (RefreshWorker::TakeReport).
+struct RefreshReport {
+  std::vector<Acknowledged> acknowledged;  // lists and tombstones Kafka acknowledged
+  std::vector<PublishedList> published;    // lists handed to Kafka, in order
+  Status delivery_error;                   // a failed delivery (stays pending in the store)
+};
+
+// Sees every list right after it is handed to Kafka, with the touch it
+// answers. Runs on the worker's thread.
+using ListObserver = std::function<void(const schemas::RecommendationList&, const DueUser&)>;
+
+class RefreshWorker {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<RefreshWorker>> Create(RefreshWorkerOptions options,
+                                                                    ListObserver observer = {});
+  // Stops the thread without publishing what waits (see Finish).
+  ~RefreshWorker();
+
+  // The user's list is due (coalesced with earlier touches).
+  void Touch(DueUser touch);
+  // The user is gone: drop any waiting touch and publish a tombstone for
+  // `user_id`, pending in store batch `batch_seq`. `user` may be empty for
+  // a user the model no longer knows (a tombstone owed from before a crash).
+  void Forget(std::optional<UserIndex> user, std::string user_id, uint64_t batch_seq);
+  // Item rows changed by a batch (or all of them, at start).
+  void UpdateItems(std::vector<ItemUpdate> updates);
+
+  // Inline mode: one round on this thread (commands, due lists, Kafka's
+  // delivery reports). Own-thread mode: returns the worker's first error.
+  [[nodiscard]] Status RunInline();
+  // Publishes every waiting list regardless of min_interval, waits up to
+  // `timeout` for Kafka to acknowledge everything, and stops the thread.
+  [[nodiscard]] Status Finish(std::chrono::milliseconds timeout);
+
+  // Takes what happened since the last call.
+  RefreshReport TakeReport();
+  // Users whose list is owed (waiting in the refresher or in commands).
+  size_t waiting() const;
+  // The worker's first error (a Publish refused); OK while it runs.
+  Status error() const;
+
+ private:
+  struct Impl;
+  explicit RefreshWorker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace streamrec::serving

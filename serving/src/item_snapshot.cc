@@ -1,0 +1,27 @@
+#include "streamrec/serving/item_snapshot.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+
+namespace streamrec::serving {
+
+void ItemSnapshot::Apply(const ItemUpdate& update) {
+  const uint32_t i = update.item.value();
+  if (i >= NumItems()) {
+    const size_t n = size_t{i} + 1;
+    factors_.resize(n * static_cast<size_t>(dim_), 0.f);
+    bias_.resize(n, 0.f);
+    available_.resize(n, 0);
+    count_.resize(n, 0);
+    ids_.resize(n);
+  }
+  assert(update.factors.size() == static_cast<size_t>(dim_));
+  std::copy(update.factors.begin(), update.factors.end(), factors_.begin() + static_cast<std::ptrdiff_t>(i) * dim_);
+  bias_[i] = update.bias;
+  available_[i] = update.available ? 1 : 0;
+  count_[i] = update.count;
+  if (!update.id.empty()) ids_[i] = update.id;
+}
+
+}  // namespace streamrec::serving

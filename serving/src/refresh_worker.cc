@@ -1,0 +1,248 @@
+#include "streamrec/serving/refresh_worker.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "streamrec/base/logging.h"
+#include "streamrec/serving/top_n.h"
+
+namespace streamrec::serving {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// How often an idle worker serves Kafka's delivery reports, so the store's
+// pending entries are cleared soon after a list is acknowledged.
+constexpr std::chrono::milliseconds kIdlePoll{5};
+
+struct ForgetCommand {
+  std::optional<UserIndex> user;
+  std::string user_id;
+  uint64_t batch_seq = 0;
+};
+using Command = std::variant<DueUser, ForgetCommand, std::vector<ItemUpdate>>;
+
+}  // namespace
+
+struct RefreshWorker::Impl {
+  RefreshWorkerOptions options;
+  ListObserver observer;
+
+  // Shared with the caller's thread, under `mutex`.
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<Command> commands;
+  size_t commands_touching = 0;  // DueUser commands in `commands`
+  bool finishing = false;
+  bool stopping = false;
+  RefreshReport report;
+  Status error;
+  size_t refresher_waiting = 0;
+
+  // The worker's own (its thread, or RunInline's caller).
+  std::unique_ptr<Publisher> publisher;
+  Refresher refresher;
+  ItemSnapshot snapshot;
+  std::thread thread;
+
+  explicit Impl(RefreshWorkerOptions o)
+      : options(std::move(o)), refresher(options.min_interval), snapshot(options.dim) {}
+
+  void Push(Command command) {
+    {
+      std::lock_guard lock(mutex);
+      if (std::holds_alternative<DueUser>(command)) ++commands_touching;
+      commands.push_back(std::move(command));
+    }
+    wake.notify_one();
+  }
+
+  Status Apply(Command& command) {
+    if (auto* touch = std::get_if<DueUser>(&command)) {
+      refresher.Touch(std::move(*touch));
+    } else if (auto* forget = std::get_if<ForgetCommand>(&command)) {
+      if (forget->user) refresher.Forget(*forget->user);
+      return publisher->PublishTombstone(forget->user_id, forget->batch_seq);
+    } else {
+      for (const ItemUpdate& update : std::get<std::vector<ItemUpdate>>(command)) snapshot.Apply(update);
+    }
+    return Status::Ok();
+  }
+
+  // Lists of up to one batch of due users; false when none was due.
+  Result<bool> RefreshDue(bool everything) {
+    const int64_t now = NowMs();
+    std::vector<DueUser> due = refresher.TakeDue(now, options.batch, everything);
+    if (due.empty()) return false;
+    std::vector<UserQuery> queries(due.size());
+    for (size_t k = 0; k < due.size(); ++k) queries[k] = {due[k].user, due[k].cold, due[k].vector, due[k].seen};
+    const std::vector<UserList> lists = TopN(snapshot, queries, options.top_n);
+    std::vector<PublishedList> published;
+    published.reserve(due.size());
+    for (size_t k = 0; k < due.size(); ++k) {
+      schemas::RecommendationList list;
+      list.user_id = due[k].user_id;
+      list.generated_at_ms = now;
+      list.source_event_ts_ms = due[k].newest_event_ts_ms;
+      list.model = lists[k].cold ? "popularity" : "isgd";
+      list.seq = due[k].batch_seq;
+      PublishedList& record = published.emplace_back(PublishedList{due[k].user, {}});
+      for (const ScoredIndex& s : lists[k].items) {
+        list.items.push_back({std::string(snapshot.Name(s.item)), s.score});
+        record.items.push_back(s.item);
+      }
+      STREAMREC_RETURN_IF_ERROR(publisher->Publish(list));
+      if (observer) observer(list, due[k]);
+    }
+    std::lock_guard lock(mutex);
+    for (PublishedList& p : published) report.published.push_back(std::move(p));
+    return true;
+  }
+
+  void CollectDeliveries() {
+    publisher->Poll(std::chrono::milliseconds(0));
+    std::vector<Acknowledged> acknowledged = publisher->TakeAcknowledged();
+    Status failed = publisher->TakeDeliveryError();
+    std::lock_guard lock(mutex);
+    for (Acknowledged& a : acknowledged) report.acknowledged.push_back(std::move(a));
+    if (!failed.ok() && report.delivery_error.ok()) report.delivery_error = std::move(failed);
+  }
+
+  // One round: the commands given so far, then one batch of due users.
+  // Returns whether a list was computed.
+  Result<bool> Round(bool everything) {
+    std::deque<Command> taken;
+    {
+      std::lock_guard lock(mutex);
+      taken.swap(commands);
+      commands_touching = 0;
+    }
+    for (Command& command : taken) STREAMREC_RETURN_IF_ERROR(Apply(command));
+    auto refreshed = RefreshDue(everything);
+    CollectDeliveries();
+    std::lock_guard lock(mutex);
+    refresher_waiting = refresher.waiting();
+    return refreshed;
+  }
+
+  void Fail(Status s) {
+    Logger(kLogServing)->error("refreshing lists: {}", s.ToString());
+    std::lock_guard lock(mutex);
+    if (error.ok()) error = std::move(s);
+  }
+
+  void ThreadMain() {
+    while (true) {
+      bool finish;
+      {
+        std::lock_guard lock(mutex);
+        if (stopping) return;
+        finish = finishing;
+      }
+      auto refreshed = Round(finish);
+      if (!refreshed.ok()) {
+        Fail(refreshed.status());
+        return;
+      }
+      if (*refreshed) continue;
+      std::unique_lock lock(mutex);
+      if (finish && commands.empty()) return;  // everything owed is published
+      if (!commands.empty() || stopping || finishing) continue;
+      // Sleep until a command arrives, the next user falls due, or it is
+      // time to serve delivery reports.
+      auto until = Clock::now() + kIdlePoll;
+      if (auto next = refresher.NextDueMs()) {
+        until = std::min(until, Clock::time_point(std::chrono::milliseconds(*next)));
+      }
+      wake.wait_until(lock, until, [&] { return !commands.empty() || stopping || finishing; });
+    }
+  }
+};
+
+RefreshWorker::RefreshWorker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RefreshWorker::~RefreshWorker() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_one();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+Result<std::unique_ptr<RefreshWorker>> RefreshWorker::Create(RefreshWorkerOptions options, ListObserver observer) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  impl->observer = std::move(observer);
+  auto publisher = Publisher::Create(impl->options.publisher);
+  if (!publisher.ok()) return publisher.status();
+  impl->publisher = std::move(*publisher);
+  if (impl->options.own_thread) {
+    Impl* raw = impl.get();
+    impl->thread = std::thread([raw] { raw->ThreadMain(); });
+  }
+  return std::unique_ptr<RefreshWorker>(new RefreshWorker(std::move(impl)));
+}
+
+void RefreshWorker::Touch(DueUser touch) { impl_->Push(std::move(touch)); }
+
+void RefreshWorker::Forget(std::optional<UserIndex> user, std::string user_id, uint64_t batch_seq) {
+  impl_->Push(ForgetCommand{user, std::move(user_id), batch_seq});
+}
+
+void RefreshWorker::UpdateItems(std::vector<ItemUpdate> updates) {
+  if (!updates.empty()) impl_->Push(std::move(updates));
+}
+
+Status RefreshWorker::RunInline() {
+  if (impl_->options.own_thread) return error();
+  return impl_->Round(false).status();
+}
+
+Status RefreshWorker::Finish(std::chrono::milliseconds timeout) {
+  Impl& m = *impl_;
+  if (m.options.own_thread) {
+    {
+      std::lock_guard lock(m.mutex);
+      m.finishing = true;
+    }
+    m.wake.notify_one();
+    if (m.thread.joinable()) m.thread.join();
+    STREAMREC_RETURN_IF_ERROR(error());
+  } else {
+    while (true) {
+      auto refreshed = m.Round(true);
+      if (!refreshed.ok()) return refreshed.status();
+      if (!*refreshed) break;
+    }
+  }
+  // The thread is gone: this thread owns the publisher now.
+  Status flushed = m.publisher->Flush(timeout);
+  m.CollectDeliveries();
+  std::lock_guard lock(m.mutex);
+  m.refresher_waiting = m.refresher.waiting();
+  return flushed;
+}
+
+RefreshReport RefreshWorker::TakeReport() {
+  std::lock_guard lock(impl_->mutex);
+  return std::exchange(impl_->report, {});
+}
+
+size_t RefreshWorker::waiting() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->refresher_waiting + impl_->commands_touching;
+}
+
+Status RefreshWorker::error() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->error;
+}
+
+}  // namespace streamrec::serving

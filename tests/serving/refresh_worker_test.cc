@@ -1,0 +1,136 @@
+// RefreshWorker against the embedded broker: what reaches `recommendations`,
+// in which order, in both modes.
+
+#include <map>
+#include <variant>
+
+#include <catch2/catch.hpp>
+
+#include "streamrec/kafka/consumer.h"
+#include "streamrec/schemas/codec.h"
+#include "streamrec/serving/refresh_worker.h"
+#include "support/kafka_fixture.h"
+
+namespace streamrec::serving {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr int kDim = 4;
+
+ItemUpdate Item(uint32_t i, float score, bool available = true) {
+  // With the user vector (1, 0, 0, 0), an item's score is its first factor.
+  return {ItemIndex(i), "item" + std::to_string(i), 0.f, 1, available, {score, 0.f, 0.f, 0.f}};
+}
+
+DueUser Warm(uint32_t user, uint64_t seq, std::vector<uint32_t> seen = {}) {
+  DueUser d{UserIndex(user), 1000 + static_cast<int64_t>(seq), 0, seq};
+  d.user_id = "user" + std::to_string(user);
+  d.vector = {1.f, 0.f, 0.f, 0.f};
+  d.seen = std::move(seen);
+  return d;
+}
+
+struct Record {
+  std::string key;
+  std::optional<schemas::RecommendationList> list;  // empty: a tombstone
+};
+
+std::vector<Record> ReadAll(const testing::KafkaFixture& kafka, size_t count) {
+  auto consumer = kafka::Consumer::Create({.config = kafka.ConsumerConfig()});
+  REQUIRE_RESULT_OK(consumer);
+  REQUIRE_OK(consumer->Subscribe({"recommendations"}));
+  std::vector<Record> out;
+  for (kafka::Message& m : testing::ConsumeN(*consumer, count)) {
+    Record r{m.key.value_or("")};
+    if (m.value) {
+      auto parsed = schemas::ParseRecommendationList(*m.value);
+      REQUIRE(std::holds_alternative<schemas::RecommendationList>(parsed));
+      r.list = std::get<schemas::RecommendationList>(std::move(parsed));
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+RefreshWorkerOptions Options(const testing::KafkaFixture& kafka, bool own_thread) {
+  RefreshWorkerOptions o;
+  o.dim = kDim;
+  o.top_n = 2;
+  o.min_interval = 0ms;
+  o.own_thread = own_thread;
+  o.publisher.producer_config = kafka.ProducerConfig();
+  return o;
+}
+
+TEST_CASE("refresh worker: lists from its item snapshot, tombstones after earlier lists", "[serving]") {
+  testing::KafkaFixture kafka;
+  const bool own_thread = GENERATE(false, true);
+  INFO((own_thread ? "own thread" : "inline"));
+  std::vector<std::string> observed;
+  auto worker = RefreshWorker::Create(Options(kafka, own_thread), [&](const schemas::RecommendationList& l,
+                                                                       const DueUser&) {
+    observed.push_back(l.user_id);  // one thread at a time: the worker's
+  });
+  REQUIRE_RESULT_OK(worker);
+  RefreshWorker& w = **worker;
+
+  w.UpdateItems({Item(0, 0.1f), Item(1, 0.9f), Item(2, 0.5f), Item(3, 0.7f)});
+  w.Touch(Warm(1, 1, {1}));  // seen: item1
+  w.Touch(Warm(2, 1));
+  // Item 1 withdrawn and item 0 raised before any list is computed: the
+  // worker applies commands in order, so no list may hold item 1.
+  w.UpdateItems({Item(1, 0.9f, false), Item(0, 0.8f)});
+  w.Touch(Warm(2, 2));  // coalesces with the first touch of user 2
+  w.Forget(UserIndex(3), "user3", 2);
+  REQUIRE_OK(w.RunInline());
+  REQUIRE_OK(w.Finish(5s));
+
+  const auto records = ReadAll(kafka, 3);
+  REQUIRE(records.size() == 3);
+  std::map<std::string, Record> by_key;
+  for (const auto& r : records) by_key[r.key] = r;
+  REQUIRE(by_key.at("user1").list);
+  REQUIRE(by_key.at("user2").list);
+  CHECK_FALSE(by_key.at("user3").list);  // the tombstone
+  const auto names = [](const schemas::RecommendationList& l) {
+    std::vector<std::string> n;
+    for (const auto& i : l.items) n.push_back(i.item_id);
+    return n;
+  };
+  CHECK(names(*by_key.at("user1").list) == std::vector<std::string>{"item0", "item3"});
+  CHECK(names(*by_key.at("user2").list) == std::vector<std::string>{"item0", "item3"});
+  CHECK(by_key.at("user2").list->seq == 2);
+  CHECK(observed.size() == 2);
+
+  const RefreshReport report = w.TakeReport();
+  CHECK(report.published.size() == 2);
+  CHECK(report.acknowledged.size() == 3);
+  CHECK(report.delivery_error.ok());
+  CHECK(w.waiting() == 0);
+}
+
+TEST_CASE("refresh worker: a forget after a touch publishes the list first, then the tombstone", "[serving]") {
+  testing::KafkaFixture kafka;
+  auto worker = RefreshWorker::Create(Options(kafka, /*own_thread=*/false));
+  REQUIRE_RESULT_OK(worker);
+  RefreshWorker& w = **worker;
+  w.UpdateItems({Item(0, 0.5f), Item(1, 0.6f)});
+  w.Touch(Warm(7, 1));
+  REQUIRE_OK(w.RunInline());  // the list is computed and handed to Kafka
+  w.Forget(UserIndex(7), "user7", 2);
+  w.Touch(Warm(8, 2));
+  w.Forget(UserIndex(8), "user8", 2);  // forgotten before its list: no list
+  REQUIRE_OK(w.Finish(5s));
+
+  const auto records = ReadAll(kafka, 3);
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].key == "user7");
+  CHECK(records[0].list);
+  CHECK(records[1].key == "user7");
+  CHECK_FALSE(records[1].list);
+  CHECK(records[2].key == "user8");
+  CHECK_FALSE(records[2].list);
+}
+
+}  // namespace
+}  // namespace streamrec::serving
