@@ -84,6 +84,16 @@ std::vector<ConfigKey> BuildTable() {
                      WeightMeaning(type)});
   }
   const std::vector<ConfigKey> rest = {
+      {"learner.user_ttl", T::kDuration, 0, 3650 * kDayMs, {},
+       STREAMREC_FIELD(learner.expiry.user_ttl_ms),
+       "Users with no event for this long, in stream time (the newest event ts applied, never the wall clock), "
+       "are removed exactly as a `forget` removes them (model row, store rows, a tombstone on the "
+       "recommendations topic). 0 = never. Checked once per an eighth of the TTL of stream time (1 s to 1 h)."},
+      {"learner.item_retire", T::kDuration, 0, 3650 * kDayMs, {},
+       STREAMREC_FIELD(learner.expiry.item_retire_ms),
+       "Items marked unavailable (items topic) for this long, in stream time (from the later of their last "
+       "positive event and when they were marked unavailable), are retired: their vectors are zeroed and their store row deleted; their model slot is kept (users' seen "
+       "lists refer to it). An item announced again later starts as a new item. 0 = never."},
       {"baselines.popularity_decay.half_life", T::kDuration, 1, 3650 * kDayMs, {},
        STREAMREC_FIELD(learner.popularity_decay.half_life_ms),
        "Half-life of an event's weight in the `popularity-decay` baseline, in event time."},
