@@ -84,6 +84,16 @@ std::vector<ConfigKey> BuildTable() {
                      WeightMeaning(type)});
   }
   const std::vector<ConfigKey> rest = {
+      {"learner.user_ttl", T::kDuration, 0, 3650 * kDayMs, {},
+       STREAMREC_FIELD(learner.expiry.user_ttl_ms),
+       "Users with no event for this long, in stream time (the newest event ts applied, never the wall clock), "
+       "are removed exactly as a `forget` removes them (model row, store rows, a tombstone on the "
+       "recommendations topic). 0 = never. Checked once per an eighth of the TTL of stream time (1 s to 1 h)."},
+      {"learner.item_retire", T::kDuration, 0, 3650 * kDayMs, {},
+       STREAMREC_FIELD(learner.expiry.item_retire_ms),
+       "Items marked unavailable (items topic) for this long, in stream time (from the later of their last "
+       "positive event and when they were marked unavailable), are retired: their vectors are zeroed and their store row deleted; their model slot is kept (users' seen "
+       "lists refer to it). An item announced again later starts as a new item. 0 = never."},
       {"baselines.popularity_decay.half_life", T::kDuration, 1, 3650 * kDayMs, {},
        STREAMREC_FIELD(learner.popularity_decay.half_life_ms),
        "Half-life of an event's weight in the `popularity-decay` baseline, in event time."},
@@ -111,6 +121,20 @@ std::vector<ConfigKey> BuildTable() {
       {"serving.refresh_batch", T::kInt, 1, 65536, {},
        STREAMREC_FIELD(serving.refresh_batch),
        "Users whose lists one GEMM computes."},
+      {"serving.index", T::kString, 0, 0, {"exact", "hnsw"},
+       STREAMREC_FIELD(serving.index),
+       "How warm users' lists are ranked: score every item, or re-score the candidates of an approximate HNSW "
+       "index (built in the background; exact lists until it is ready)."},
+      {"serving.index_candidates", T::kInt, 1, 100000, {},
+       STREAMREC_FIELD(serving.index_candidates),
+       "With serving.index=hnsw: candidates re-scored exactly per list (more: better recall, slower)."},
+      {"serving.index_ef", T::kInt, 1, 100000, {},
+       STREAMREC_FIELD(serving.index_ef),
+       "With serving.index=hnsw: search breadth (hnswlib's ef; more: better recall, slower)."},
+      {"serving.index_recall_every", T::kInt, 0, 1000000, {},
+       STREAMREC_FIELD(serving.index_recall_every),
+       "With serving.index=hnsw: one list in this many is also computed exactly to measure recall@N "
+       "(streamrec_index_recall); 0 = never."},
       {"serving.refresh_thread", T::kBool, 0, 0, {},
        STREAMREC_FIELD(serving.refresh_thread),
        "Compute and publish lists on their own thread, so ingest never waits on top-N; false = on the learner's "

@@ -176,9 +176,12 @@ Status RunEvaluate(const CommandContext& context) {
   options.top_n = request->top_n;
   options.curve_window = request->window.value_or(
       static_cast<uint32_t>(std::clamp<uint64_t>(events.size() / kCurvePoints, 1, options.curve_window)));
+  options.expiry = context.settings.learner.expiry;
   std::vector<Recommender*> models;
   for (const auto& model : request->models) models.push_back(model.get());
-  online_learner::IdMap users, items;
+  // User indices are reused under a TTL exactly as the pipeline's Learner
+  // reuses them, so `--state` stores the same model.
+  online_learner::IdMap users(/*reuse_erased=*/options.expiry.user_ttl_ms > 0), items;
   const EvaluationReport report = online_learner::Evaluate(events, models, options, users, items);
 
   PrintSummary(report, context.out);
@@ -196,7 +199,7 @@ Status RunEvaluate(const CommandContext& context) {
     for (const auto& model : request->models) {
       if (auto* isgd = dynamic_cast<online_learner::IsgdModel*>(model.get())) {
         STREAMREC_RETURN_IF_ERROR(
-            WriteModelToStore(*request->state_dir, context.settings, *isgd, users, items));
+            WriteModelToStore(*request->state_dir, context.settings, *isgd, users, items, report.stream_time_ms));
       }
     }
   }

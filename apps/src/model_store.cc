@@ -23,11 +23,15 @@ Status CheckNewStoreDir(const std::string& dir) {
 }
 
 Status WriteModelToStore(const std::string& dir, const Settings& settings, online_learner::IsgdModel& model,
-                         const online_learner::IdMap& users, const online_learner::IdMap& items) {
+                         const online_learner::IdMap& users, const online_learner::IdMap& items,
+                         std::optional<int64_t> stream_time_ms) {
   auto store = state::FeatureStore::Open(StoreOptionsFor(settings, dir));
   if (!store.ok()) return store.status();
   state::StoreBatch batch;
   state::AppendModelChanges(model, users, items, batch);
+  // Only with expiry on, as the pipeline writes it: a `run` continuing this
+  // store then scans for idle users where an uninterrupted run would.
+  if (settings.learner.expiry.enabled()) batch.stream_time_ms = stream_time_ms;
   auto written = (*store)->Write(batch);
   return written.ok() ? Status::Ok() : written.status().WithContext(fmt::format("writing store {}", dir));
 }

@@ -119,9 +119,15 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   auto store = state::FeatureStore::Open(StoreOptionsFor(settings, settings.state.dir));
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
-  impl->learner = std::make_unique<online_learner::Learner>(settings.learner.isgd, static_cast<size_t>(p.dedup_window));
+  impl->learner = std::make_unique<online_learner::Learner>(settings.learner.isgd, static_cast<size_t>(p.dedup_window),
+                                                            settings.learner.expiry);
   STREAMREC_RETURN_IF_ERROR(impl->store->LoadModel(impl->learner->model(), impl->learner->users(),
                                                    impl->learner->items()));
+  // Expiry scans follow stream time; resuming it keeps them where an
+  // uninterrupted run has them.
+  auto stream_time = impl->store->ReadStreamTime();
+  if (!stream_time.ok()) return stream_time.status();
+  if (*stream_time) impl->learner->RestoreStreamTime(**stream_time);
   // Ids seen before a stop or crash stay remembered: a redelivery of them
   // after the restart is still dropped.
   STREAMREC_RETURN_IF_ERROR(impl->store->LoadDedupWindow(impl->learner->dedup()));
@@ -183,6 +189,10 @@ Status Pipeline::Impl::StartWorker(const std::function<void(const schemas::Recom
   options.batch = static_cast<size_t>(settings.serving.refresh_batch);
   options.min_interval = std::chrono::milliseconds(settings.serving.min_refresh_ms);
   options.own_thread = settings.serving.refresh_thread;
+  options.approximate = settings.serving.index == "hnsw";
+  options.index.candidates = settings.serving.index_candidates;
+  options.index.ef_search = settings.serving.index_ef;
+  options.recall_every = static_cast<uint32_t>(settings.serving.index_recall_every);
   options.publisher.topic = settings.pipeline.recommendations_topic;
   STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, options.publisher.producer_config));
   auto observer = [this, on_list](const schemas::RecommendationList& list, const serving::DueUser& due) {
@@ -270,8 +280,27 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
       }
     }
   }
+  // A forgotten or expired user: no list owed, a tombstone instead (owed in
+  // `pending` until published), its rows and pending entry deleted. Its
+  // index may be reused by a new user later in this batch, which is only
+  // touched after the write, so forgetting the index here is safe.
+  auto drop_user = [&](const std::string& user_id, std::optional<UserIndex> index, int64_t ts) {
+    touched.erase(user_id);
+    forgotten.push_back({user_id, ts, index});
+    if (index) DropList(index->value());
+    write.erased_users.push_back(user_id);
+  };
   for (const ingest::ConsumedEvent& consumed : batch.events) {
     const online_learner::ApplyResult result = learner->Apply(consumed.event);
+    // Expiry (learner.user_ttl, learner.item_retire) ran before the event.
+    for (auto& expired : learner->TakeExpiredUsers()) {
+      drop_user(expired.id, expired.index, consumed.event.ts_ms);
+      ++stats.expired_users;
+    }
+    for (std::string& item_id : learner->TakeRetiredItems()) {
+      write.erased_items.push_back(std::move(item_id));
+      ++stats.retired_items;
+    }
     switch (result.outcome) {
       case online_learner::ApplyOutcome::kLearned: {
         int64_t& ts = touched[consumed.event.user_id];
@@ -283,10 +312,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
         ++stats.duplicates;
         break;
       case online_learner::ApplyOutcome::kForgotten:
-        touched.erase(consumed.event.user_id);
-        forgotten.push_back({consumed.event.user_id, consumed.event.ts_ms, result.user});
-        if (result.user) DropList(result.user->value());
-        write.erased_users.push_back(consumed.event.user_id);
+        drop_user(consumed.event.user_id, result.user, consumed.event.ts_ms);
         ++stats.forgotten;
         break;
     }
@@ -296,6 +322,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
 
   state::AppendModelChanges(learner->model(), learner->users(), learner->items(), write);
   state::AppendDedupChanges(learner->dedup(), write);
+  if (settings.learner.expiry.enabled()) write.stream_time_ms = learner->expiry().stream_time_ms();
   // Tombstones are owed like lists, so a crash between this write and their
   // publication cannot lose them; a user back in this same batch owes a
   // list instead, which (put later) replaces the tombstone entry.
@@ -380,6 +407,11 @@ void Pipeline::Impl::CollectReport() {
 
 void Pipeline::Impl::UpdateStats() {
   stats.users_waiting = worker->waiting();
+  const serving::RefreshCounters refresh = worker->counters();
+  stats.approximate_lists = refresh.approximate_lists;
+  stats.index_ready = refresh.index_ready;
+  stats.index_recall_lists = refresh.recall_lists;
+  stats.index_recall = refresh.recall();
   stats.users = learner->users().live_count();
   stats.items = learner->items().live_count();
   std::lock_guard lock(snapshot_mutex);

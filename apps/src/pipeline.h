@@ -37,6 +37,12 @@ struct PipelineStats {
   uint64_t events_applied = 0;
   uint64_t duplicates = 0;
   uint64_t forgotten = 0;
+  uint64_t approximate_lists = 0;   // ranked through the HNSW index (serving.index)
+  bool index_ready = false;         // the index holds every item
+  uint64_t index_recall_lists = 0;  // approximate lists also computed exactly
+  double index_recall = 1;          // recall@N of those, against exact
+  uint64_t expired_users = 0;  // removed after learner.user_ttl of inactivity
+  uint64_t retired_items = 0;  // retired after learner.item_retire unavailable
   uint64_t items_applied = 0;
   uint64_t dead_lettered = 0;
   uint64_t lists_published = 0;

@@ -96,7 +96,14 @@ PipelineBackend::PipelineBackend(const HttpOptions& options, std::string state_d
       store_size_(registry_.AddGauge("streamrec_store_size_bytes", "Bytes of the feature store on disk.")),
       users_(registry_.AddGauge("streamrec_users", "Users in the model.")),
       items_(registry_.AddGauge("streamrec_items", "Items in the model.")),
-      refresh_backlog_(registry_.AddGauge("streamrec_refresh_backlog_users", "Users whose lists wait for a refresh.")) {
+      refresh_backlog_(registry_.AddGauge("streamrec_refresh_backlog_users", "Users whose lists wait for a refresh.")),
+      index_recall_(registry_.AddGauge("streamrec_index_recall",
+                                       "serving.index=hnsw: recall@N of approximate lists against exact ones, "
+                                       "over the lists checked (serving.index_recall_every).")),
+      users_expired_(registry_.AddCounter("streamrec_users_expired_total",
+                                          "Users removed after learner.user_ttl of inactivity (stream time).")),
+      items_retired_(registry_.AddCounter("streamrec_items_retired_total",
+                                          "Items retired after learner.item_retire unavailable (stream time).")) {
   for (int r = 0; r < schemas::kRejectReasonCount; ++r) {
     dead_lettered_.push_back(&registry_.AddCounter(
         "streamrec_events_dead_lettered_total", "Records sent to the dead-letter topic, by reason.",
@@ -243,6 +250,9 @@ void PipelineBackend::OnLoop(const PipelineView& view) {
   events_consumed_.MirrorTotal(counters.records);
   events_applied_.MirrorTotal(view.stats.events_applied);
   lists_published_.MirrorTotal(view.stats.lists_published);
+  users_expired_.MirrorTotal(view.stats.expired_users);
+  if (view.stats.index_recall_lists > 0) index_recall_.Set(view.stats.index_recall);
+  items_retired_.MirrorTotal(view.stats.retired_items);
   for (size_t r = 0; r < dead_lettered_.size(); ++r)
     dead_lettered_[r]->MirrorTotal(counters.dead_lettered_by_reason[r]);
 

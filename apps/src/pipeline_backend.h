@@ -99,6 +99,9 @@ class PipelineBackend final : public serving::ServingBackend {
   serving::Gauge& users_;
   serving::Gauge& items_;
   serving::Gauge& refresh_backlog_;
+  serving::Gauge& index_recall_;
+  serving::Counter& users_expired_;
+  serving::Counter& items_retired_;
 
   // Readiness, written by the pipeline thread.
   std::atomic<bool> running_{false};

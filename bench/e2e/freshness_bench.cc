@@ -236,6 +236,21 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets,
     runner.join();
     return Status::Unavailable("freshness: the probe event's list never arrived");
   }
+  // serving.index=hnsw: the index is built a slice at a time while exact
+  // lists are served; measure once it holds every item.
+  const auto index_start = SteadyClock::now();
+  if (settings->serving.index == "hnsw") {
+    while (!(*pipeline)->Stats().index_ready && SteadyClock::now() < probe_deadline + std::chrono::seconds(300)) {
+      std::this_thread::sleep_for(milliseconds(100));
+      tail.Take();
+    }
+    if (!(*pipeline)->Stats().index_ready) {
+      (*pipeline)->Stop();
+      runner.join();
+      return Status::Unavailable("freshness: the approximate index was not ready within minutes");
+    }
+  }
+  const double index_build_s = SecondsSince(index_start);
 
   // Paced production: event j is due at start + j / rate.
   const auto start = SteadyClock::now();
@@ -343,6 +358,11 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets,
                      {"users_waiting", stats_before_stop.users_waiting},
                      {"users", stats_before_stop.users},
                      {"items", stats_before_stop.items}};
+  out["index"] = {{"kind", settings->serving.index},
+                  {"build_seconds", index_build_s},
+                  {"approximate_lists", stats_before_stop.approximate_lists},
+                  {"recall_checked_lists", stats_before_stop.index_recall_lists},
+                  {"recall_at_n", stats_before_stop.index_recall}};
   out["lists_received"] = all.size();
   out["rss_bytes"] = memory.rss;
   out["peak_rss_bytes"] = memory.peak;

@@ -83,16 +83,30 @@ EvaluationReport Evaluate(const std::vector<schemas::Event>& events, const std::
   std::vector<uint32_t> item_counts;               // interest events per item, for popularity bias
   std::vector<float> scores;
   DedupWindow dedup(options.dedup_window);
+  // Expiry as the Learner applies it: same clock, same rule, same order
+  // (scan before the event), the newest event ts of each user kept here
+  // because the baselines keep none.
+  ExpiryClock expiry(options.expiry);
+  std::vector<int64_t> last_active;  // per user index
+  auto forget = [&](uint32_t u, std::string_view id) {
+    for (Recommender* model : models) model->ForgetUser(UserIndex(u));
+    seen[u].clear();
+    users.Erase(id);
+  };
 
   for (const schemas::Event& event : events) {
     ++report.events;
     if (event.event_id && !dedup.Admit(*event.event_id)) continue;
-    if (event.type == schemas::EventType::kForget) {
-      if (auto u = users.Find(event.user_id)) {
-        for (Recommender* model : models) model->ForgetUser(UserIndex(*u));
-        seen[*u].clear();
-        users.Erase(event.user_id);
+    if (expiry.Advance(event.ts_ms) && options.expiry.user_ttl_ms > 0) {
+      for (uint32_t u = 0; u < users.size(); ++u) {
+        const std::string_view id = users.Name(u);
+        if (id.empty() || !expiry.UserDue(u < last_active.size() ? last_active[u] : 0)) continue;
+        forget(u, std::string(id));
+        ++report.expired_users;
       }
+    }
+    if (event.type == schemas::EventType::kForget) {
+      if (auto u = users.Find(event.user_id)) forget(*u, event.user_id);
       continue;
     }
     bool created = false;
@@ -100,8 +114,11 @@ EvaluationReport Evaluate(const std::vector<schemas::Event>& events, const std::
     const uint64_t user_key = HashBytes(event.user_id);
     if (created) {
       seen.resize(users.size());
+      last_active.resize(users.size(), 0);
+      last_active[u] = 0;  // as IsgdModel::AddUser; a reused index starts over
       for (Recommender* model : models) model->AddUser(UserIndex(u), user_key);
     }
+    last_active[u] = std::max(last_active[u], event.ts_ms);
     const uint32_t i = items.Intern(event.item_id, &created);
     const uint64_t item_key = HashBytes(event.item_id);
     if (created) {
@@ -155,6 +172,7 @@ EvaluationReport Evaluate(const std::vector<schemas::Event>& events, const std::
     }
   }
 
+  report.stream_time_ms = expiry.stream_time_ms();
   const double scored = std::max<double>(static_cast<double>(report.scored_events), 1.0);
   for (size_t m = 0; m < models.size(); ++m) {
     const ModelTally& t = tallies[m];

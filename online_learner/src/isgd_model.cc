@@ -58,6 +58,7 @@ struct IsgdModel::Impl {
     bool available = true;
     int64_t last_ts_ms = 0;
     bool dirty = false;
+    bool retired = false;  // RetireItem: zero vectors, never available again
   };
 
   explicit Impl(const IsgdOptions& o)
@@ -140,7 +141,10 @@ struct IsgdModel::Impl {
     for (size_t k = 0; k < n && out.size() < want; ++k) {
       // Newest is just before the head once wrapped, else at the back.
       const size_t slot = (user.recent_head + n - 1 - k) % n;
-      if (user.recent[slot] != skip) out.push_back(user.recent[slot]);
+      // A retired item leaves the context: its y_j is zero and must stay so
+      // (no gradient), as it is after a restart, which does not store it.
+      const uint32_t j = user.recent[slot];
+      if (j != skip && !(j < items.size() && items[j].retired)) out.push_back(j);
     }
     if (out.empty()) return 0.f;
     return 1.f / std::sqrt(static_cast<float>(out.size()));
@@ -382,6 +386,39 @@ void IsgdModel::SetAvailable(ItemIndex item, bool available) {
   impl_->EnsureItem(item.value());
   impl_->items[item.value()].available = available;
   impl_->MarkItem(item.value());
+}
+
+int64_t IsgdModel::UserLastActive(UserIndex user) const {
+  return user.value() < impl_->users.size() ? impl_->users[user.value()].last_ts_ms : 0;
+}
+
+int64_t IsgdModel::ItemLastActive(ItemIndex item) const {
+  return item.value() < impl_->items.size() ? impl_->items[item.value()].last_ts_ms : 0;
+}
+
+void IsgdModel::TouchItem(ItemIndex item, int64_t ts_ms) {
+  impl_->EnsureItem(item.value());
+  Impl::Item& s = impl_->items[item.value()];
+  s.last_ts_ms = std::max(s.last_ts_ms, ts_ms);
+  impl_->MarkItem(item.value());
+}
+
+void IsgdModel::RetireItem(ItemIndex item) {
+  Impl& m = *impl_;
+  const uint32_t i = item.value();
+  m.EnsureItem(i);
+  const bool dirty = m.items[i].dirty;  // stays in dirty_items until taken
+  m.items[i] = {};
+  m.items[i].available = false;
+  m.items[i].retired = true;
+  m.items[i].dirty = dirty;
+  m.item_bias[i] = 0.f;
+  std::fill_n(m.ItemVec(i), m.dim, 0.f);
+  std::fill_n(m.ContextVec(i), m.dim, 0.f);
+}
+
+bool IsgdModel::IsRetired(ItemIndex item) const {
+  return item.value() < impl_->items.size() && impl_->items[item.value()].retired;
 }
 
 uint32_t IsgdModel::NumItems() const { return static_cast<uint32_t>(impl_->items.size()); }

@@ -52,7 +52,43 @@ void DedupWindow::Import(const std::vector<Entry>& entries) {
 
 std::vector<DedupWindow::Entry> DedupWindow::Export() const { return {order_.begin(), order_.end()}; }
 
-Learner::Learner(const IsgdOptions& options, size_t dedup_window) : model_(options), dedup_(dedup_window) {}
+Learner::Learner(const IsgdOptions& options, size_t dedup_window, const ExpiryOptions& expiry)
+    : model_(options), users_(/*reuse_erased=*/expiry.user_ttl_ms > 0), dedup_(dedup_window), expiry_(expiry) {}
+
+std::optional<UserIndex> Learner::EraseUser(std::string_view user_id) {
+  const auto u = users_.Find(user_id);
+  if (!u) return std::nullopt;
+  model_.ForgetUser(UserIndex(*u));
+  users_.Erase(user_id);
+  return UserIndex(*u);
+}
+
+// A linear scan of the slots, but only once per scan period of stream time
+// (ExpiryClock::ScanPeriodMs), so its cost per event is small; keeping users
+// ordered by activity would cost a tree update on every event instead.
+void Learner::Expire() {
+  if (expiry_.options().user_ttl_ms > 0) {
+    for (uint32_t u = 0; u < users_.size(); ++u) {
+      const std::string_view id = users_.Name(u);
+      if (id.empty() || !expiry_.UserDue(model_.UserLastActive(UserIndex(u)))) continue;
+      std::string name(id);
+      (void)EraseUser(name);
+      expired_users_.push_back({std::move(name), UserIndex(u)});
+    }
+  }
+  if (expiry_.options().item_retire_ms > 0) {
+    for (uint32_t i = 0; i < items_.size(); ++i) {
+      const std::string_view id = items_.Name(i);
+      if (id.empty() || model_.IsAvailable(ItemIndex(i)) || !expiry_.ItemDue(model_.ItemLastActive(ItemIndex(i)))) {
+        continue;
+      }
+      std::string name(id);
+      model_.RetireItem(ItemIndex(i));
+      items_.Erase(name);
+      retired_items_.push_back(std::move(name));
+    }
+  }
+}
 
 uint32_t Learner::InternItem(const std::string& item_id) {
   bool created = false;
@@ -66,14 +102,8 @@ ApplyResult Learner::Apply(const schemas::Event& event) {
     const auto u = users_.Find(event.user_id);
     return {ApplyOutcome::kDuplicate, u ? std::optional(UserIndex(*u)) : std::nullopt};
   }
-  if (event.type == schemas::EventType::kForget) {
-    const auto u = users_.Find(event.user_id);
-    if (u) {
-      model_.ForgetUser(UserIndex(*u));
-      users_.Erase(event.user_id);
-    }
-    return {ApplyOutcome::kForgotten, u ? std::optional(UserIndex(*u)) : std::nullopt};
-  }
+  if (expiry_.Advance(event.ts_ms)) Expire();
+  if (event.type == schemas::EventType::kForget) return {ApplyOutcome::kForgotten, EraseUser(event.user_id)};
   bool created = false;
   const uint32_t u = users_.Intern(event.user_id, &created);
   const uint64_t user_key = HashBytes(event.user_id);
@@ -84,7 +114,14 @@ ApplyResult Learner::Apply(const schemas::Event& event) {
 }
 
 void Learner::ApplyItem(const schemas::Item& item) {
-  model_.SetAvailable(ItemIndex(InternItem(item.item_id)), item.available);
+  const ItemIndex i(InternItem(item.item_id));
+  // Retirement counts from the later of the item's last positive event and
+  // the stream time it was marked unavailable (kept in its row, so a restart
+  // agrees). Only with retirement on: otherwise rows stay as they were.
+  if (!item.available && model_.IsAvailable(i) && expiry_.options().item_retire_ms > 0 && expiry_.stream_time_ms()) {
+    model_.TouchItem(i, *expiry_.stream_time_ms());
+  }
+  model_.SetAvailable(i, item.available);
 }
 
 }  // namespace streamrec::online_learner

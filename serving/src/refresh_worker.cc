@@ -1,5 +1,6 @@
 #include "streamrec/serving/refresh_worker.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -21,6 +22,9 @@ int64_t NowMs() {
 // How often an idle worker serves Kafka's delivery reports, so the store's
 // pending entries are cleared soon after a list is acknowledged.
 constexpr std::chrono::milliseconds kIdlePoll{5};
+// Items added to the approximate index per round while it is being built
+// (~100 us each at dim 128): the rounds in between keep serving exact lists.
+constexpr uint32_t kIndexSlice = 256;
 
 struct ForgetCommand {
   std::optional<UserIndex> user;
@@ -51,6 +55,14 @@ struct RefreshWorker::Impl {
   Refresher refresher;
   ItemSnapshot snapshot;
   std::thread thread;
+  // options.approximate: the index, the items changed since it last saw
+  // them (below its size), and counters (under `mutex`).
+  std::optional<ApproximateIndex> index;
+  bool index_ready = false;
+  std::vector<uint32_t> index_changes;
+  std::vector<uint8_t> index_changed;
+  uint64_t approximate_since_check = 0;
+  RefreshCounters counters;
 
   explicit Impl(RefreshWorkerOptions o)
       : options(std::move(o)), refresher(options.min_interval), snapshot(options.dim) {}
@@ -71,9 +83,98 @@ struct RefreshWorker::Impl {
       if (forget->user) refresher.Forget(*forget->user);
       return publisher->PublishTombstone(forget->user_id, forget->batch_seq);
     } else {
-      for (const ItemUpdate& update : std::get<std::vector<ItemUpdate>>(command)) snapshot.Apply(update);
+      for (const ItemUpdate& update : std::get<std::vector<ItemUpdate>>(command)) {
+        snapshot.Apply(update);
+        if (index) NoteChanged(update.item.value());
+      }
     }
     return Status::Ok();
+  }
+
+  ItemVectors Vectors(uint32_t num_items) const {
+    return {snapshot.ItemMatrix(), snapshot.ItemBias(), num_items, snapshot.dim()};
+  }
+
+  void NoteChanged(uint32_t item) {
+    if (item >= index->size()) return;  // not indexed yet: added in order
+    if (index_changed.size() <= item) index_changed.resize(size_t{item} + 1, 0);
+    if (index_changed[item] != 0) return;
+    index_changed[item] = 1;
+    index_changes.push_back(item);
+  }
+
+  // Brings the index up to the snapshot: the changed items, and the next
+  // slice of items not indexed yet.
+  void MaintainIndex() {
+    if (!options.approximate || snapshot.NumItems() == 0) return;
+    if (!index) index.emplace(options.index);
+    const auto upto = static_cast<uint32_t>(std::min<size_t>(index->size() + kIndexSlice, snapshot.NumItems()));
+    if (upto == index->size() && index_changes.empty()) return;
+    index->Update(Vectors(upto), index_changes);
+    for (uint32_t i : index_changes) index_changed[i] = 0;
+    index_changes.clear();
+    if (!index_ready && index->size() == snapshot.NumItems()) {
+      index_ready = true;
+      Logger(kLogServing)->info("approximate index ready: {} items", index->size());
+    }
+  }
+
+  // The approximate list of a warm user, or nothing when its candidates,
+  // without the user's seen and unavailable items, cannot fill it.
+  std::optional<std::vector<ScoredIndex>> ApproximateList(const UserQuery& q) const {
+    std::vector<uint32_t> candidates = index->Candidates(q.vector, static_cast<size_t>(options.index.candidates));
+    std::erase_if(candidates, [&](uint32_t i) {
+      return !snapshot.IsAvailable(ItemIndex(i)) || std::binary_search(q.seen.begin(), q.seen.end(), i);
+    });
+    std::vector<ScoredIndex> list = RescoreTopN(Vectors(snapshot.NumItems()), q.vector, candidates, options.top_n);
+    if (list.size() < options.top_n) return std::nullopt;
+    return list;
+  }
+
+  // Lists for `queries`: exact, or through the index for warm users once it
+  // is ready (with every recall_every-th one checked against exact).
+  std::vector<UserList> Lists(std::span<const UserQuery> queries) {
+    if (!index_ready) return TopN(snapshot, queries, options.top_n);
+    std::vector<UserList> lists(queries.size());
+    std::vector<UserQuery> exact;
+    std::vector<size_t> exact_at;
+    std::vector<size_t> checked_at;  // approximate lists to compare with exact
+    uint64_t approximate = 0;
+    for (size_t k = 0; k < queries.size(); ++k) {
+      lists[k].user = queries[k].user;
+      std::optional<std::vector<ScoredIndex>> list;
+      if (!queries[k].cold) list = ApproximateList(queries[k]);
+      if (list) {
+        lists[k].items = std::move(*list);
+        ++approximate;
+        if (options.recall_every == 0 || ++approximate_since_check < options.recall_every) continue;
+        approximate_since_check = 0;
+        checked_at.push_back(k);
+      }
+      exact.push_back(queries[k]);
+      exact_at.push_back(k);
+    }
+    std::vector<UserList> exact_lists = TopN(snapshot, exact, options.top_n);
+    uint64_t hits = 0;
+    uint64_t wanted = 0;
+    for (size_t e = 0; e < exact.size(); ++e) {
+      const size_t k = exact_at[e];
+      if (std::find(checked_at.begin(), checked_at.end(), k) == checked_at.end()) {
+        lists[k] = std::move(exact_lists[e]);
+        continue;
+      }
+      for (const ScoredIndex& s : exact_lists[e].items) {
+        ++wanted;
+        hits += std::any_of(lists[k].items.begin(), lists[k].items.end(),
+                            [&](const ScoredIndex& a) { return a.item == s.item; });
+      }
+    }
+    std::lock_guard lock(mutex);
+    counters.approximate_lists += approximate;
+    counters.recall_lists += checked_at.size();
+    counters.recall_hits += hits;
+    counters.recall_wanted += wanted;
+    return lists;
   }
 
   // Lists of up to one batch of due users; false when none was due.
@@ -83,7 +184,7 @@ struct RefreshWorker::Impl {
     if (due.empty()) return false;
     std::vector<UserQuery> queries(due.size());
     for (size_t k = 0; k < due.size(); ++k) queries[k] = {due[k].user, due[k].cold, due[k].vector, due[k].seen};
-    const std::vector<UserList> lists = TopN(snapshot, queries, options.top_n);
+    const std::vector<UserList> lists = Lists(queries);
     std::vector<PublishedList> published;
     published.reserve(due.size());
     for (size_t k = 0; k < due.size(); ++k) {
@@ -102,6 +203,8 @@ struct RefreshWorker::Impl {
       if (observer) observer(list, due[k]);
     }
     std::lock_guard lock(mutex);
+    counters.lists += published.size();
+    counters.index_ready = index_ready;
     for (PublishedList& p : published) report.published.push_back(std::move(p));
     return true;
   }
@@ -125,6 +228,7 @@ struct RefreshWorker::Impl {
       commands_touching = 0;
     }
     for (Command& command : taken) STREAMREC_RETURN_IF_ERROR(Apply(command));
+    MaintainIndex();
     auto refreshed = RefreshDue(everything);
     CollectDeliveries();
     std::lock_guard lock(mutex);
@@ -238,6 +342,11 @@ RefreshReport RefreshWorker::TakeReport() {
 size_t RefreshWorker::waiting() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->refresher_waiting + impl_->commands_touching;
+}
+
+RefreshCounters RefreshWorker::counters() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->counters;
 }
 
 Status RefreshWorker::error() const {

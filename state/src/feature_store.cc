@@ -454,6 +454,12 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
     if (id.empty()) return Status::InvalidArgument("an erased user has an empty id");
     erased.insert(id);
   }
+  for (const auto& id : batch.erased_items) {
+    if (id.empty()) return Status::InvalidArgument("an erased item has an empty id");
+  }
+  if (batch.stream_time_ms && *batch.stream_time_ms < 0) {
+    return Status::InvalidArgument(fmt::format("stream time {} is negative", *batch.stream_time_ms));
+  }
   std::unordered_set<std::string_view> put_users;
   for (const auto& put : batch.users) put_users.insert(put.id);
   for (const auto& add : batch.pending_adds) {
@@ -511,6 +517,7 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
     keep(wb.Delete(m.cf(kUsers), ToSlice(id)));
     keep(wb.Delete(m.cf(kPending), ToSlice(id)));
   }
+  for (const auto& id : batch.erased_items) keep(wb.Delete(m.cf(kItems), ToSlice(id)));
   // Holding write_mu makes this read-then-delete atomic with respect to
   // other batches: no batch can re-touch the user in between.
   for (const auto& clear : batch.pending_clears) {
@@ -525,6 +532,10 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
   for (size_t k = 0; k < batch.items.size(); ++k) keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), items[k]));
   if (sampler) keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaSampler), *sampler));
   if (batch.index_limits) keep(wb.Put(m.cf(kIds), ToSlice(internal::kIdsNextIndex), EncodeIndexLimits(new_limits)));
+  if (batch.stream_time_ms) {
+    keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaStreamTime),
+                EncodeCounter(static_cast<uint64_t>(*batch.stream_time_ms))));
+  }
   if (batch.source) keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaSource), EncodeString(*batch.source)));
   for (uint64_t position : batch.dedup_evictions) keep(wb.Delete(m.cf(kMeta), internal::DedupKey(position)));
   for (const auto& entry : batch.dedup_adds) {
@@ -661,6 +672,12 @@ Status FeatureStore::LoadModel(online_learner::IsgdModel& model, online_learner:
   };
   restore_size(user_ids, limits.next_user);
   restore_size(item_ids, limits.next_item);
+  // A free item index is a retired item (its row was deleted): the slot an
+  // uninterrupted run holds is retired, not a fresh available item, and the
+  // model's item count (uniform negatives draw below it) must match.
+  for (uint32_t i = 0; i < limits.next_item; ++i) {
+    if (!item_taken[i]) model.RetireItem(ItemIndex(i));
+  }
 
   // Imports are not changes: the first batch after a restart must hold only
   // what that batch changed.
@@ -743,6 +760,18 @@ Result<std::vector<PendingUser>> FeatureStore::ReadPending() const {
         return Status::Ok();
       }));
   return out;
+}
+
+Result<std::optional<int64_t>> FeatureStore::ReadStreamTime() const {
+  auto raw = impl_->Get(rocksdb::ReadOptions(), kMeta, internal::kMetaStreamTime);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<int64_t>();
+  auto value = DecodeCounter(internal::kMetaStreamTime, **raw);
+  if (!value.ok()) return value.status();
+  if (*value > static_cast<uint64_t>(INT64_MAX)) {
+    return Status::Corruption(fmt::format("store at {}: meta stream_time {} is out of range", impl_->options.dir, *value));
+  }
+  return std::optional<int64_t>(static_cast<int64_t>(*value));
 }
 
 Result<std::optional<std::string>> FeatureStore::ReadSource() const {

@@ -31,6 +31,7 @@ inline constexpr std::string_view kMetaFingerprint = "fingerprint";
 inline constexpr std::string_view kMetaSampler = "sampler";
 inline constexpr std::string_view kMetaSource = "source";
 inline constexpr std::string_view kMetaBatchSeq = "batch_seq";
+inline constexpr std::string_view kMetaStreamTime = "stream_time";
 // The learner's dedup window, one key per remembered event id:
 // kMetaDedupPrefix | u64 big-endian position (so a prefix scan reads the
 // window oldest first).

@@ -194,6 +194,41 @@ TEST_CASE("lists for every user, malformed records dead-lettered, forget tombsto
   CHECK(pending->empty());
 }
 
+TEST_CASE("users idle longer than learner.user_ttl are tombstoned and leave the store", "[integration]") {
+  PipelineFixture f;
+  const int64_t t0 = kReferenceTsMs - 4 * 3600'000;
+  // Ten users act once; two hours of stream time later only u0 is back.
+  for (int user = 0; user < 10; ++user) f.ProduceEvent(Click(user, user, t0 + user));
+  for (int k = 0; k < 5; ++k) f.ProduceEvent(Click(0, 10 + k, t0 + 2 * 3600'000 + k));
+  f.Flush();
+
+  REQUIRE(f.Run({"--set", "learner.user_ttl=1h"}) == 0);
+
+  const auto latest = LatestByKey(f.ReadTopic("recommendations"));
+  auto store = state::FeatureStore::Open({.dir = f.state_dir(), .read_only = true, .fingerprint = {16, "string-v1"}});
+  REQUIRE_RESULT_OK(store);
+  for (int user = 1; user < 10; ++user) {
+    const std::string id = fmt::format("u{}", user);
+    INFO(id);
+    REQUIRE(latest.contains(id));
+    CHECK_FALSE(latest.at(id).has_value());  // a tombstone, owed as for a forget
+    CHECK((*store)->ReadUser(id).status().code() == StatusCode::kNotFound);
+  }
+  REQUIRE(latest.contains("u0"));
+  CHECK(latest.at("u0").has_value());
+  auto u0 = (*store)->ReadUser("u0");
+  REQUIRE_RESULT_OK(u0);
+  // u0 too was idle for two hours: expired before its return, it started
+  // afresh, and its new list replaced its tombstone.
+  CHECK(u0->row.event_count == 5);
+  auto pending = (*store)->ReadPending();
+  REQUIRE_RESULT_OK(pending);
+  CHECK(pending->empty());
+  auto stream_time = (*store)->ReadStreamTime();
+  REQUIRE_RESULT_OK(stream_time);
+  CHECK(*stream_time == t0 + 2 * 3600'000 + 4);
+}
+
 TEST_CASE("a restart resumes at the stored offsets and ends equal to evaluate", "[integration]") {
   PipelineFixture f;
   const auto stream = ClickStream(kReferenceTsMs - 3600'000, 12);

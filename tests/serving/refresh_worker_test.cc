@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "streamrec/base/hash.h"
 #include "streamrec/kafka/consumer.h"
 #include "streamrec/schemas/codec.h"
 #include "streamrec/serving/refresh_worker.h"
@@ -130,6 +131,68 @@ TEST_CASE("refresh worker: a forget after a touch publishes the list first, then
   CHECK_FALSE(records[1].list);
   CHECK(records[2].key == "user8");
   CHECK_FALSE(records[2].list);
+}
+
+// serving.index=hnsw: exact lists until the index holds every item, then
+// approximate ones, whose recall the worker measures against exact.
+TEST_CASE("refresh worker: approximate lists once the index is built, recall measured", "[serving]") {
+  testing::KafkaFixture kafka;
+  RefreshWorkerOptions options = Options(kafka, /*own_thread=*/false);
+  options.dim = 8;
+  options.top_n = 10;
+  options.approximate = true;
+  options.recall_every = 1;  // check every approximate list
+  auto worker = RefreshWorker::Create(options);
+  REQUIRE_RESULT_OK(worker);
+  RefreshWorker& w = **worker;
+
+  // 3,000 items in 20 clusters, as learned vectors look.
+  CounterRng rng(7);
+  const auto uniform = [&] { return static_cast<float>(rng.NextBelow(2001)) / 1000.f - 1.f; };
+  std::vector<std::vector<float>> centres(20, std::vector<float>(8));
+  for (auto& c : centres) {
+    for (float& x : c) x = uniform();
+  }
+  std::vector<ItemUpdate> items;
+  for (uint32_t i = 0; i < 3000; ++i) {
+    ItemUpdate u{ItemIndex(i), "item" + std::to_string(i), 0.1f * uniform(), 1, true, centres[i % 20]};
+    for (float& x : u.factors) x += 0.3f * uniform();
+    items.push_back(std::move(u));
+  }
+  w.UpdateItems(std::move(items));
+  const auto touch_all = [&](uint64_t seq) {
+    for (uint32_t u = 0; u < 40; ++u) {
+      DueUser d = Warm(u, seq, {u, u + 100});
+      d.vector = centres[u % 20];
+      d.vector[u % 8] += 0.5f;
+      w.Touch(std::move(d));
+    }
+  };
+  touch_all(1);
+  REQUIRE_OK(w.RunInline());  // the first slice only: these lists are exact
+  CHECK_FALSE(w.counters().index_ready);
+  CHECK(w.counters().approximate_lists == 0);
+  for (int round = 0; round < 100 && !w.counters().index_ready; ++round) REQUIRE_OK(w.RunInline());
+  REQUIRE(w.counters().index_ready);
+
+  touch_all(2);
+  REQUIRE_OK(w.RunInline());
+  const RefreshCounters c = w.counters();
+  CHECK(c.lists == 80);
+  CHECK(c.approximate_lists == 40);
+  CHECK(c.recall_lists == 40);
+  CHECK(c.recall_wanted == 400);
+  CHECK(c.recall() >= 0.95);
+  REQUIRE_OK(w.Finish(5s));
+  // Seen items stay out of approximate lists too.
+  for (const auto& r : ReadAll(kafka, 80)) {
+    REQUIRE(r.list);
+    const uint32_t u = static_cast<uint32_t>(std::stoul(r.key.substr(4)));
+    for (const auto& item : r.list->items) {
+      CHECK(item.item_id != "item" + std::to_string(u));
+      CHECK(item.item_id != "item" + std::to_string(u + 100));
+    }
+  }
 }
 
 }  // namespace

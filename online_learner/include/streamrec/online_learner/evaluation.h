@@ -8,12 +8,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "streamrec/base/status.h"
 #include "streamrec/online_learner/baselines.h"
+#include "streamrec/online_learner/expiry.h"
 #include "streamrec/online_learner/id_map.h"
 #include "streamrec/online_learner/isgd_model.h"
 #include "streamrec/online_learner/learner.h"
@@ -27,6 +29,9 @@ struct LearnerOptions {
   IsgdOptions isgd;
   PopularityDecayOptions popularity_decay;
   ItemKnnOptions item_knn;
+  // Idle-user expiry and unavailable-item retirement (expiry.h), applied by
+  // the Learner (`run`) and by Evaluate alike. Default: off.
+  ExpiryOptions expiry;
 };
 
 // Names: "isgd", "popularity", "popularity-decay", "item-knn".
@@ -45,6 +50,13 @@ struct EvaluationOptions {
   // Event ids remembered to drop redelivered events, as the pipeline does
   // (learner.dedup_window). Default: 100000.
   size_t dedup_window = 100000;
+  // Users idle longer than the TTL (stream time) are removed from every
+  // model as if forgotten, exactly when the pipeline's Learner removes them
+  // (learner.user_ttl). item_retire_ms has no effect here: a log file holds
+  // no catalog updates, so no item is ever unavailable. Pass an IdMap for
+  // users built with reuse_erased = (user_ttl_ms > 0), as the Learner's is,
+  // so the stored model equals the pipeline's. Default: off.
+  ExpiryOptions expiry;
 };
 
 struct ModelReport {
@@ -63,6 +75,8 @@ struct EvaluationReport {
   uint64_t events = 0;         // events replayed
   uint64_t scored_events = 0;  // events that were ranked (first (user, item) pairs)
   uint32_t curve_window = 0;
+  uint64_t expired_users = 0;  // removed by options.expiry
+  std::optional<int64_t> stream_time_ms;  // newest event ts replayed (duplicates aside)
   std::vector<ModelReport> models;
 };
 

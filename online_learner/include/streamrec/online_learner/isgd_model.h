@@ -138,6 +138,27 @@ class IsgdModel final : public Recommender {
   std::span<const uint32_t> SeenItems(UserIndex user) const;
   void SetAvailable(ItemIndex item, bool available);
 
+  // Expiry (expiry.h). Stream time of the user's newest event, and of the
+  // item's newest positive event; 0 for an index never added.
+  int64_t UserLastActive(UserIndex user) const;
+  int64_t ItemLastActive(ItemIndex item) const;
+  // Moves the item's last activity (ItemRow::last_ts_ms) forward to ts_ms:
+  // the Learner stamps an item marked unavailable, so retirement counts from
+  // then. A change (the row is rewritten).
+  void TouchItem(ItemIndex item, int64_t ts_ms);
+  // Retires an item slot: its vectors and bias become zero, it is
+  // unavailable for good and leaves users' contexts. The slot itself is not
+  // reused: users' seen and recent lists, the sampler ring and published
+  // lists hold item indices, and a new item in the slot would inherit them
+  // (excluded from lists of users who never saw it). Reusing slots would
+  // need a scrub of every user row, so a retired item keeps its slot in the
+  // item matrix (dim floats of memory) and frees everything else: its id,
+  // its store row. A slot below the index limit without a stored row is
+  // retired on load, so a restarted model equals an uninterrupted one.
+  // Not a change for the store (the caller deletes the row).
+  void RetireItem(ItemIndex item);
+  bool IsRetired(ItemIndex item) const;
+
   uint32_t NumItems() const override;
   uint32_t NumUsers() const;
 

@@ -3,7 +3,11 @@
 // Learner: the one update path from a valid event to the model, shared by
 // `streamrec run` (events from Kafka) and `streamrec evaluate` (events from a
 // log file). It owns the id maps and the ISGD model, drops duplicate
-// event_ids within a window, applies forgets and catalog updates.
+// event_ids within a window, applies forgets and catalog updates, and
+// expires idle users and retires long-unavailable items in stream time
+// (expiry.h). An expired user is removed exactly as a forget removes it; the
+// caller collects expired users and retired items with TakeExpiredUsers()
+// and TakeRetiredItems() after each Apply() and deletes their store rows.
 //
 // Thread-safety: none; the learner thread owns it.
 
@@ -13,8 +17,10 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
+#include "streamrec/online_learner/expiry.h"
 #include "streamrec/online_learner/id_map.h"
 #include "streamrec/online_learner/isgd_model.h"
 #include "streamrec/schemas/event.h"
@@ -91,12 +97,33 @@ struct ApplyResult {
 class Learner {
  public:
   // `dedup_window`: event ids remembered for duplicate detection.
-  Learner(const IsgdOptions& options, size_t dedup_window);
+  // `expiry`: user TTL and item retirement (off by default). With a user
+  // TTL the user id map reuses erased indices (IdMap), so memory stays
+  // bounded by the users live at once.
+  Learner(const IsgdOptions& options, size_t dedup_window, const ExpiryOptions& expiry = {});
 
-  // Applies one valid event (schemas/ validated it).
+  // Applies one valid event (schemas/ validated it). A non-duplicate event
+  // first advances stream time; when that starts a new scan period, idle
+  // users expire and long-unavailable items retire before the event is
+  // applied (so an expired user's own late event starts it afresh).
   ApplyResult Apply(const schemas::Event& event);
   // Records an item's availability (from the `items` topic).
   void ApplyItem(const schemas::Item& item);
+
+  struct ExpiredUser {
+    std::string id;
+    UserIndex index;  // before erasure; may already be reused by a new user
+  };
+  // Users expired since the last call, in expiry order. Each must be handled
+  // like a forgotten user (store row and pending entry deleted, tombstone).
+  std::vector<ExpiredUser> TakeExpiredUsers() { return std::exchange(expired_users_, {}); }
+  // Ids of items retired since the last call: their store rows are deleted.
+  std::vector<std::string> TakeRetiredItems() { return std::exchange(retired_items_, {}); }
+  // Stream time (newest event ts applied) and the scan schedule. After a
+  // restart, RestoreStreamTime() with the stored value keeps scans where an
+  // uninterrupted run has them.
+  const ExpiryClock& expiry() const { return expiry_; }
+  void RestoreStreamTime(int64_t stream_time_ms) { expiry_.Restore(stream_time_ms); }
 
   IsgdModel& model() { return model_; }
   const IsgdModel& model() const { return model_; }
@@ -109,11 +136,17 @@ class Learner {
 
  private:
   uint32_t InternItem(const std::string& item_id);
+  // The one removal path of a user, for forgets and expiry alike.
+  std::optional<UserIndex> EraseUser(std::string_view user_id);
+  void Expire();
 
   IsgdModel model_;
   IdMap users_;
   IdMap items_;
   DedupWindow dedup_;
+  ExpiryClock expiry_;
+  std::vector<ExpiredUser> expired_users_;
+  std::vector<std::string> retired_items_;
 };
 
 }  // namespace streamrec::online_learner

@@ -34,6 +34,7 @@
 
 #include "streamrec/base/status.h"
 #include "streamrec/schemas/event.h"
+#include "streamrec/serving/approximate_index.h"
 #include "streamrec/serving/item_snapshot.h"
 #include "streamrec/serving/publisher.h"
 #include "streamrec/serving/refresher.h"
@@ -48,6 +49,29 @@ struct RefreshWorkerOptions {
   std::chrono::milliseconds min_interval{100};
   bool own_thread = true;
   PublisherOptions publisher;
+  // Rank warm users by re-scoring the candidates of an HNSW index
+  // (ApproximateIndex) rather than every item. The worker builds the index
+  // a slice per round, serving exact lists meanwhile, then keeps it up to
+  // date with the item rows it receives.
+  bool approximate = false;
+  ApproximateIndexOptions index;
+  // Every this-many approximate lists, one is also computed exactly and the
+  // overlap counted (RefreshCounters::recall): recall@N measured online.
+  // 0 = never.
+  uint32_t recall_every = 100;
+};
+
+struct RefreshCounters {
+  uint64_t lists = 0;              // lists published
+  uint64_t approximate_lists = 0;  // of which ranked through the index
+  bool index_ready = false;        // the index holds every item
+  uint64_t recall_lists = 0;       // approximate lists also computed exactly
+  uint64_t recall_hits = 0;        // items of those exact lists the approximate ones held
+  uint64_t recall_wanted = 0;      // items of those exact lists
+  // recall@N over the checked lists; 1 before any check.
+  double recall() const {
+    return recall_wanted == 0 ? 1.0 : static_cast<double>(recall_hits) / static_cast<double>(recall_wanted);
+  }
 };
 
 // A list handed to Kafka: which items it holds.
@@ -96,6 +120,7 @@ class RefreshWorker {
   size_t waiting() const;
   // The worker's first error (a Publish refused); OK while it runs.
   Status error() const;
+  RefreshCounters counters() const;
 
  private:
   struct Impl;

@@ -110,6 +110,9 @@ struct StoreBatch {
   // Forgotten users: their users and pending keys are deleted (a tombstone
   // pending add for them is written after the deletion).
   std::vector<std::string> erased_users;
+  // Retired items (learner.item_retire): their items keys are deleted. The
+  // index stays below the item limit and LoadModel retires the empty slot.
+  std::vector<std::string> erased_items;
   std::vector<PendingAdd> pending_adds;
   std::vector<PendingClear> pending_clears;
   std::vector<OffsetPut> offsets;
@@ -120,6 +123,10 @@ struct StoreBatch {
   // Identity of the consumed source (e.g. broker cluster id + topic), set by
   // the pipeline so a store reused against another source is detected.
   std::optional<std::string> source;
+  // The learner's stream time (newest event ts applied), kept in meta when
+  // expiry is on so a restarted learner scans for idle users exactly where
+  // an uninterrupted one does (online_learner/expiry.h).
+  std::optional<int64_t> stream_time_ms;
 };
 
 // Appends the model's changes since the last call to `batch`: every dirty
@@ -185,7 +192,8 @@ class FeatureStore {
 
   // Rebuilds a freshly constructed model and empty id maps from the store:
   // ids at their stored indices, every row, the sampler ring and the index
-  // limits. The model's dimension must be the store's. Afterwards nothing in
+  // limits. An item index below the limit without a row (a retired item)
+  // becomes a retired slot (IsgdModel::RetireItem). The model's dimension must be the store's. Afterwards nothing in
   // the model is dirty. References to item indices are checked, so corrupt
   // records give Corruption, not an out-of-range index inside the model. On
   // error the model and maps hold part of the store: discard them.
@@ -206,6 +214,9 @@ class FeatureStore {
 
   // Users whose lists are owed, in user id order.
   [[nodiscard]] Result<std::vector<PendingUser>> ReadPending() const;
+
+  // The stream time a batch recorded (StoreBatch::stream_time_ms), if any.
+  [[nodiscard]] Result<std::optional<int64_t>> ReadStreamTime() const;
 
   // The consumed source's identity, if one was recorded.
   [[nodiscard]] Result<std::optional<std::string>> ReadSource() const;
