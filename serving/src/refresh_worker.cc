@@ -116,6 +116,8 @@ struct RefreshWorker::Impl {
     if (!index_ready && index->size() == snapshot.NumItems()) {
       index_ready = true;
       Logger(kLogServing)->info("approximate index ready: {} items", index->size());
+      std::lock_guard lock(mutex);
+      counters.index_ready = true;
     }
   }
 
@@ -204,7 +206,6 @@ struct RefreshWorker::Impl {
     }
     std::lock_guard lock(mutex);
     counters.lists += published.size();
-    counters.index_ready = index_ready;
     for (PublishedList& p : published) report.published.push_back(std::move(p));
     return true;
   }
