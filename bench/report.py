@@ -199,8 +199,6 @@ def micro_sections(rep, runs):
     for items, users, dim in shapes:
         suffix = suffix_of(items, users, dim, legacy)
         t = median_ns(runs, f"BM_TopN/{suffix}")
-        cand = median_ns(runs, f"BM_TopNCandidate/{suffix}")
-        same = counter(runs, f"BM_TopNCandidate/{suffix}", "same_lists")
         full = median_ns(runs, f"BM_GemmFull/{suffix}")
         blocked = median_ns(runs, f"BM_GemmBlocked/{suffix}")
         refs = [x for x in (full, blocked) if x]
@@ -208,12 +206,10 @@ def micro_sections(rep, runs):
         gemv = median_ns(runs, pass_name("Gemv", items, dim, legacy)) if users == 1 else None
         mem = median_ns(runs, pass_name("MemoryPass", items, dim, legacy))
         ratio = ref / t if (ref and t) else None
-        cand_ratio = ref / cand if (ref and cand) else None
         gflops = 2.0 * users * items * dim / t if t else None
-        row = {"items": items, "users": users, "dim": dim, "topn_ns": t, "candidate_ns": cand,
-               "candidate_same_lists": same, "gemm_full_ns": full, "gemm_blocked_ns": blocked,
-               "gemv_ns": gemv, "memory_pass_ns": mem, "ratio_to_gemm": ratio,
-               "candidate_ratio_to_gemm": cand_ratio, "topn_gflops": gflops,
+        row = {"items": items, "users": users, "dim": dim, "topn_ns": t, "gemm_full_ns": full,
+               "gemm_blocked_ns": blocked, "gemv_ns": gemv, "memory_pass_ns": mem, "ratio_to_gemm": ratio,
+               "topn_gflops": gflops,
                "cv_percent": cv(runs, f"BM_TopN/{suffix}")}
         topn.append(row)
         one = users == 1
@@ -221,22 +217,15 @@ def micro_sections(rep, runs):
                      fmt_time_ns(t / users) if t else "n/a", fmt_num(gflops),
                      fmt_time_ns(full), fmt_time_ns(blocked),
                      f"{ratio * 100:.0f}%" if ratio else "n/a",
-                     (f"{mem / t * 100:.0f}%" if (mem and t) else "n/a") if one else "",
-                     fmt_time_ns(cand) if cand else "n/a",
-                     (f"{t / cand:.2f}x" if (cand and t) else "n/a") + (f" ({same * 100:.0f}% same)" if same is not None else ""),
-                     (f"{cand_ratio * 100:.0f}%" if cand_ratio else "n/a") if not one
-                     else (f"{mem / cand * 100:.0f}%" if (mem and cand) else "n/a")))
+                     (f"{mem / t * 100:.0f}%" if (mem and t) else "n/a") if one else ""))
     if rows:
         rep.add("### Top-N (`serving::TopN`, N = 10) beside plain Eigen GEMM of the same shape", "")
         rep.add("`GEMM full`: one product into a users x items matrix. `GEMM blocked`: the same in item blocks of "
                 "4096 into one reused buffer (TopN's own blocking, no bias, no selection). `vs GEMM` = the faster "
                 "GEMM's time / TopN's time (bar: >= 60% for batches); for one user the floor is one memory pass "
-                "over the item matrix (sum of its floats), shown as pass time / TopN time. `candidate` is "
-                "`bench/micro/top_n_candidate.h`, a proposed replacement (column-major score block, "
-                "coefficient-based product below 9 users, vectorised threshold test), with the share of its "
-                "lists identical to TopN's.", "")
+                "over the item matrix (sum of its floats), shown as pass time / TopN time.", "")
         rep.table(["items", "users", "dim", "TopN", "spread", "per user", "GFLOP/s", "GEMM full", "GEMM blocked",
-                   "vs GEMM", "vs memory pass", "candidate", "candidate speed-up", "candidate vs GEMM / pass"],
+                   "vs GEMM", "vs memory pass"],
                   rows)
         twin["top_n"] = topn
         mem_rows = []
@@ -492,9 +481,7 @@ def main():
                 body.bars.append((f"top-N batch >= 60% of plain GEMM ({fmt_num(row['items'])} items x "
                                   f"{row['users']} users, dim 64)", fmt_time_ns(row["topn_ns"]),
                                   f"GEMM {fmt_time_ns(min(x for x in (row['gemm_full_ns'], row['gemm_blocked_ns']) if x))}",
-                                  f"{row['ratio_to_gemm'] * 100:.0f}%"
-                                  + (f" (candidate {row['candidate_ratio_to_gemm'] * 100:.0f}%)"
-                                     if row.get("candidate_ratio_to_gemm") else ""),
+                                  f"{row['ratio_to_gemm'] * 100:.0f}%",
                                   verdict(row["ratio_to_gemm"] >= 0.6)))
     if args.e2e:
         with open(args.e2e, encoding="utf-8") as f:

@@ -9,8 +9,6 @@
 //   Gemv         one user: the item matrix times the user vector
 //   MemoryPass   the sum of every float of the item matrix: the bandwidth
 //                floor of any exact scoring of one user
-// and CandidateTopN (bench/micro/top_n_candidate.h), a proposed replacement,
-// with `same_lists` = the share of its lists equal to serving::TopN's.
 // Rates: items_per_second counts users; GFLOPs = 2 * users * items * dim.
 
 #include <benchmark/benchmark.h>
@@ -19,7 +17,6 @@
 #include <vector>
 
 #include "micro/models.h"
-#include "micro/top_n_candidate.h"
 #include "streamrec/serving/top_n.h"
 
 namespace streamrec::bench {
@@ -71,29 +68,6 @@ void BM_TopN(benchmark::State& state) {
     benchmark::DoNotOptimize(lists.data());
   }
   SetRates(state, items, users, dim);
-}
-
-void BM_TopNCandidate(benchmark::State& state) {
-  const auto [items, users, dim] = ShapeOf(state);
-  const online_learner::IsgdModel& model = ModelFor(items, dim);
-  std::vector<UserIndex> batch;
-  for (uint32_t k = 0; k < users; ++k) batch.emplace_back(k);
-  const auto reference = serving::TopN(model, batch, kTopN);
-  const auto candidate = CandidateTopN(model, batch, kTopN);
-  size_t same = 0;
-  for (size_t k = 0; k < batch.size(); ++k) {
-    bool equal = reference[k].items.size() == candidate[k].items.size();
-    for (size_t r = 0; equal && r < reference[k].items.size(); ++r) {
-      equal = reference[k].items[r].item == candidate[k].items[r].item;
-    }
-    same += equal ? 1 : 0;
-  }
-  for (auto _ : state) {
-    auto lists = CandidateTopN(model, batch, kTopN);
-    benchmark::DoNotOptimize(lists.data());
-  }
-  SetRates(state, items, users, dim);
-  state.counters["same_lists"] = static_cast<double>(same) / static_cast<double>(batch.size());
 }
 
 void BM_GemmFull(benchmark::State& state) {
@@ -176,7 +150,6 @@ void PassShapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_TopN)->Apply(Shapes);
-BENCHMARK(BM_TopNCandidate)->Apply(Shapes);
 BENCHMARK(BM_GemmFull)->Apply(Shapes);
 BENCHMARK(BM_GemmBlocked)->Apply(Shapes);
 BENCHMARK(BM_Gemv)->Apply(PassShapes);

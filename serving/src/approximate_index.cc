@@ -98,8 +98,17 @@ class ApproximateIndex::Impl {
 
     // Changed old items first, against their indexed copies.
     std::vector<uint32_t> sorted(changed.begin(), changed.end());
+    sorted.insert(sorted.end(), backlog_.begin(), backlog_.end());
+    backlog_.clear();
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    // Items to re-insert: those joining the head (forced), then those that
+    // drifted furthest past relink_drift, at most max_relinks of them: a
+    // re-insertion costs ~100 us, and the stream changes thousands of items
+    // a second. The rest keep their stale copy until they change again (the
+    // exact re-scoring corrects the order meanwhile) and wait in a backlog
+    // that later Updates take first.
+    std::vector<std::pair<double, uint32_t>> drifted;  // (drift / limit, item)
     for (uint32_t i : sorted) {
       if (i >= old_size || i >= items.num_items) continue;
       // The head follows the current norm; an item joining it is re-indexed
@@ -107,7 +116,11 @@ class ApproximateIndex::Impl {
       const bool joins = Norm(items, i) >= head_norm_;
       if (!joins && head_pos_[i] >= 0) LeaveHead(i);
       const bool force = joins && head_pos_[i] < 0;
-      if (force) JoinHead(i);
+      if (force) {
+        JoinHead(i);
+        Relink(items, i, buffer);
+        continue;
+      }
       const float* indexed = Stored(i);
       const float* q = items.factors + size_t{i} * dim_;
       // The drift of [q_i, b_i]: both spaces keep it in the first dim+1
@@ -117,16 +130,21 @@ class ApproximateIndex::Impl {
       drift_sq += double{items.bias[i] - indexed[dim_]} * (items.bias[i] - indexed[dim_]);
       const double scale = std::max(std::sqrt(SquaredNorm(indexed, dim_ + 1)), mean_norm_);
       const double limit = double{options_.relink_drift} * scale;
-      if (!force && options_.relink_drift > 0 && drift_sq <= limit * limit) {
+      if (options_.relink_drift > 0 && drift_sq <= limit * limit) {
         ++stats_.kept_stale;
         continue;
       }
-      Transform(items, i, buffer);
-      // updatePoint (what addPoint does for an existing label) rewires the
-      // item and its neighbours around the new position.
-      hnsw_->updatePoint(buffer.data(), internal_[i], 1.0F);
-      ++stats_.relinked;
+      drifted.emplace_back(limit > 0 ? std::sqrt(drift_sq) / limit : std::sqrt(drift_sq), i);
     }
+    const size_t budget = options_.max_relinks > 0 ? static_cast<size_t>(options_.max_relinks) : drifted.size();
+    if (drifted.size() > budget) {
+      std::nth_element(drifted.begin(), drifted.begin() + static_cast<std::ptrdiff_t>(budget), drifted.end(),
+                       std::greater<>());
+      for (size_t k = budget; k < drifted.size(); ++k) backlog_.push_back(drifted[k].second);
+      drifted.resize(budget);
+    }
+    for (const auto& [ratio, i] : drifted) Relink(items, i, buffer);
+    TrimHead(items);
 
     // New items, always.
     if (items.num_items > old_size) {
@@ -192,6 +210,32 @@ class ApproximateIndex::Impl {
   double Norm(ItemVectors items, uint32_t i) const {
     return std::sqrt(SquaredNorm(items.factors + size_t{i} * dim_, dim_) + double{items.bias[i]} * items.bias[i]);
   }
+  void Relink(ItemVectors items, uint32_t i, std::vector<float>& buffer) {
+    Transform(items, i, buffer);
+    // updatePoint (what addPoint does for an existing label) rewires the
+    // item and its neighbours around the new position.
+    hnsw_->updatePoint(buffer.data(), internal_[i], 1.0F);
+    ++stats_.relinked;
+  }
+
+  // Norms grow under the stream, so items keep joining the head; once it
+  // holds twice exact_head items, the bar rises to the exact_head-th largest
+  // norm among them and the rest leave, so a query's exact work stays bounded.
+  void TrimHead(ItemVectors items) {
+    const auto cap = static_cast<size_t>(std::max(options_.exact_head, 0));
+    if (cap == 0 || head_.size() <= 2 * cap) return;
+    std::vector<double> norms;
+    norms.reserve(head_.size());
+    for (uint32_t i : head_) norms.push_back(i < items.num_items ? Norm(items, i) : 0.0);
+    std::nth_element(norms.begin(), norms.begin() + static_cast<std::ptrdiff_t>(cap - 1), norms.end(),
+                     std::greater<>());
+    head_norm_ = norms[cap - 1];
+    for (size_t k = head_.size(); k-- > 0;) {
+      const uint32_t i = head_[k];
+      if (i >= items.num_items || Norm(items, i) < head_norm_) LeaveHead(i);
+    }
+  }
+
   void JoinHead(uint32_t i) {
     head_pos_[i] = static_cast<int32_t>(head_.size());
     head_.push_back(i);
@@ -237,6 +281,7 @@ class ApproximateIndex::Impl {
   std::vector<hnswlib::tableint> internal_;  // item -> hnswlib internal id
   std::vector<uint8_t> over_norm_;           // item indexed with norm above phi
   double head_norm_ = 0;                     // items of at least this norm are in the head
+  std::vector<uint32_t> backlog_;            // drifted items beyond max_relinks, re-inserted later
   std::vector<uint32_t> head_;               // the exact head
   std::vector<int32_t> head_pos_;            // item -> position in head_, -1 if not there
   ApproximateIndexStats stats_;

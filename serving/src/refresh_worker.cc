@@ -1,6 +1,7 @@
 #include "streamrec/serving/refresh_worker.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -22,9 +23,7 @@ int64_t NowMs() {
 // How often an idle worker serves Kafka's delivery reports, so the store's
 // pending entries are cleared soon after a list is acknowledged.
 constexpr std::chrono::milliseconds kIdlePoll{5};
-// Items added to the approximate index per round while it is being built
-// (~100 us each at dim 128): the rounds in between keep serving exact lists.
-constexpr uint32_t kIndexSlice = 256;
+
 
 struct ForgetCommand {
   std::optional<UserIndex> user;
@@ -55,10 +54,17 @@ struct RefreshWorker::Impl {
   Refresher refresher;
   ItemSnapshot snapshot;
   std::thread thread;
-  // options.approximate: the index, the items changed since it last saw
-  // them (below its size), and counters (under `mutex`).
+  // options.approximate: the index once built; while it is built on its
+  // own thread (from a copy of the snapshot), exact lists are served and
+  // the items changed since the copy are collected for its first Update.
   std::optional<ApproximateIndex> index;
   bool index_ready = false;
+  std::thread index_builder;
+  std::atomic<bool> index_built{false};
+  std::unique_ptr<ApproximateIndex> building;
+  std::vector<float> build_factors;
+  std::vector<float> build_bias;
+  uint32_t indexed_items = 0;  // items the index holds (or will, once built)
   std::vector<uint32_t> index_changes;
   std::vector<uint8_t> index_changed;
   uint64_t approximate_since_check = 0;
@@ -85,7 +91,7 @@ struct RefreshWorker::Impl {
     } else {
       for (const ItemUpdate& update : std::get<std::vector<ItemUpdate>>(command)) {
         snapshot.Apply(update);
-        if (index) NoteChanged(update.item.value());
+        if (options.approximate) NoteChanged(update.item.value());
       }
     }
     return Status::Ok();
@@ -96,29 +102,47 @@ struct RefreshWorker::Impl {
   }
 
   void NoteChanged(uint32_t item) {
-    if (item >= index->size()) return;  // not indexed yet: added in order
+    if (item >= indexed_items) return;  // not indexed yet: added as a new item
     if (index_changed.size() <= item) index_changed.resize(size_t{item} + 1, 0);
     if (index_changed[item] != 0) return;
     index_changed[item] = 1;
     index_changes.push_back(item);
   }
 
-  // Brings the index up to the snapshot: the changed items, and the next
-  // slice of items not indexed yet.
+  // Starts the index build on its own thread from a copy of the snapshot;
+  // once built, brings it up to date with the items changed since (and new
+  // ones) before each round.
   void MaintainIndex() {
     if (!options.approximate || snapshot.NumItems() == 0) return;
-    if (!index) index.emplace(options.index);
-    const auto upto = static_cast<uint32_t>(std::min<size_t>(index->size() + kIndexSlice, snapshot.NumItems()));
-    if (upto == index->size() && index_changes.empty()) return;
-    index->Update(Vectors(upto), index_changes);
-    for (uint32_t i : index_changes) index_changed[i] = 0;
-    index_changes.clear();
-    if (!index_ready && index->size() == snapshot.NumItems()) {
+    if (!index && !index_builder.joinable()) {
+      indexed_items = snapshot.NumItems();
+      const size_t floats = size_t{indexed_items} * static_cast<size_t>(snapshot.dim());
+      build_factors.assign(snapshot.ItemMatrix(), snapshot.ItemMatrix() + floats);
+      build_bias.assign(snapshot.ItemBias(), snapshot.ItemBias() + indexed_items);
+      building = std::make_unique<ApproximateIndex>(options.index);
+      Logger(kLogServing)->info("building the approximate index over {} items", indexed_items);
+      index_builder = std::thread([this, items = indexed_items, dim = snapshot.dim()] {
+        building->Build({build_factors.data(), build_bias.data(), items, dim});
+        index_built.store(true);
+      });
+      return;
+    }
+    if (!index) {
+      if (!index_built.load()) return;
+      index_builder.join();
+      index.emplace(std::move(*building));
+      building.reset();
+      build_factors = {};
+      build_bias = {};
       index_ready = true;
       Logger(kLogServing)->info("approximate index ready: {} items", index->size());
       std::lock_guard lock(mutex);
       counters.index_ready = true;
     }
+    index->Update(Vectors(snapshot.NumItems()), index_changes);
+    indexed_items = static_cast<uint32_t>(index->size());
+    for (uint32_t i : index_changes) index_changed[i] = 0;
+    index_changes.clear();
   }
 
   // The approximate list of a warm user, or nothing when its candidates,
@@ -280,6 +304,8 @@ RefreshWorker::~RefreshWorker() {
   }
   impl_->wake.notify_one();
   if (impl_->thread.joinable()) impl_->thread.join();
+  // An index build cannot be interrupted: wait for it (seconds at most).
+  if (impl_->index_builder.joinable()) impl_->index_builder.join();
 }
 
 Result<std::unique_ptr<RefreshWorker>> RefreshWorker::Create(RefreshWorkerOptions options, ListObserver observer) {

@@ -150,6 +150,10 @@ TEST_CASE("approximate index: Update keeps recall after vectors move", "[serving
     moved.push_back(item);
   }
   index.Update(catalog.View(), changed);
+  // At most max_relinks re-insertions per Update; the rest wait in the
+  // backlog, which the next Updates drain (the furthest moved first).
+  CHECK(index.stats().relinked == static_cast<uint64_t>(ApproximateIndexOptions{}.max_relinks));
+  for (int k = 0; k < 10; ++k) index.Update(catalog.View(), {});
   const auto stats = index.stats();
   CHECK(stats.relinked >= moved.size());
   CHECK(stats.relinked < 1000);
@@ -300,4 +304,27 @@ TEST_CASE("RescoreTopN orders by exact score, ties by lower index", "[serving]")
 }
 
 }  // namespace
+// Norms grow under the stream: items keep joining the exact head, which
+// must stay bounded (at most twice exact_head) so queries stay cheap.
+TEST_CASE("approximate index: the exact head stays bounded as norms grow", "[serving]") {
+  Catalog catalog(kItems);
+  ApproximateIndex index(OptionsFor(Space::kInnerProduct, /*exact_head=*/8));
+  index.Build(catalog.View());
+  CHECK(index.stats().exact_head == 8);
+  std::vector<uint32_t> grown;
+  for (uint32_t i = 0; i < 200; ++i) {
+    const uint32_t item = 11 + i * 13;
+    for (int k = 0; k < kDim; ++k) catalog.Row(item)[k] *= 3.0F + 0.01F * static_cast<float>(i);
+    grown.push_back(item);
+  }
+  index.Update(catalog.View(), grown);
+  CHECK(index.stats().exact_head <= 16);
+  CHECK(index.stats().exact_head >= 8);
+  // The largest grown item is still found.
+  const uint32_t largest = grown.back();
+  const auto x = std::vector<float>(catalog.Row(largest), catalog.Row(largest) + kDim);
+  const auto candidates = index.Candidates(x, 10);
+  CHECK(std::find(candidates.begin(), candidates.end(), largest) != candidates.end());
+}
+
 }  // namespace streamrec::serving

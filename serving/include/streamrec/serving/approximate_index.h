@@ -80,6 +80,10 @@ struct ApproximateIndexOptions {
   // max(|v_indexed|, mean item norm at Build()), with v = [q_i, b_i]. 0
   // re-inserts every changed item. Default: 0.1
   float relink_drift = 0.1F;
+  // Most items re-inserted per Update, those that drifted furthest first;
+  // the others keep their stale copy in a backlog the next Updates take
+  // first. 0 = no limit. Default: 64 (a re-insertion costs ~100 us).
+  int max_relinks = 64;
   // Items of the largest norms of [q_i, b_i] are also scored exactly (with
   // their indexed copies) on every query, beside the graph search: MIPS top
   // lists are dominated by large norms, and a graph links such outliers
