@@ -23,6 +23,10 @@ int64_t NowMs() {
 // How often an idle worker serves Kafka's delivery reports, so the store's
 // pending entries are cleared soon after a list is acknowledged.
 constexpr std::chrono::milliseconds kIdlePoll{5};
+// The index takes the items changed since its last update at most this
+// often: re-insertions are costly (~100 us each, at most max_relinks per
+// update), and the exact re-scoring of candidates uses current vectors.
+constexpr std::chrono::milliseconds kIndexUpdateInterval{100};
 
 
 struct ForgetCommand {
@@ -65,6 +69,7 @@ struct RefreshWorker::Impl {
   std::vector<float> build_factors;
   std::vector<float> build_bias;
   uint32_t indexed_items = 0;  // items the index holds (or will, once built)
+  std::chrono::steady_clock::time_point index_updated;
   std::vector<uint32_t> index_changes;
   std::vector<uint8_t> index_changed;
   uint64_t approximate_since_check = 0;
@@ -139,6 +144,9 @@ struct RefreshWorker::Impl {
       std::lock_guard lock(mutex);
       counters.index_ready = true;
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - index_updated < kIndexUpdateInterval && indexed_items == snapshot.NumItems()) return;
+    index_updated = now;
     index->Update(Vectors(snapshot.NumItems()), index_changes);
     indexed_items = static_cast<uint32_t>(index->size());
     for (uint32_t i : index_changes) index_changed[i] = 0;
