@@ -177,6 +177,8 @@ Status RunEvaluate(const CommandContext& context) {
   options.curve_window = request->window.value_or(
       static_cast<uint32_t>(std::clamp<uint64_t>(events.size() / kCurvePoints, 1, options.curve_window)));
   options.expiry = context.settings.learner.expiry;
+  // The same window as `run`, so both drop the same redeliveries and reach the same model.
+  options.dedup_window = static_cast<size_t>(context.settings.pipeline.dedup_window);
   std::vector<Recommender*> models;
   for (const auto& model : request->models) models.push_back(model.get());
   // User indices are reused under a TTL exactly as the pipeline's Learner

@@ -294,4 +294,30 @@ TEST_CASE("a full disk stops the pipeline with a clear error; space back, it res
 }
 
 }  // namespace
+// evaluate must drop the same redeliveries as run: it takes learner.dedup_window too (it used a fixed
+// 100,000, so with a smaller window run learned a late duplicate evaluate dropped, and the digests differed).
+TEST_CASE("run and evaluate use the same dedup window and reach the same model", "[integration]") {
+  ReliabilityFixture f;
+  auto stream = EventStream(200);
+  // The id of event 10 again, 190 events later (and last in time, so
+  // evaluate's time order keeps it last): beyond a window of 50, learned.
+  schemas::Event reused = stream[10];
+  reused.ts_ms = stream.back().ts_ms + 1;
+  stream.push_back(reused);
+  f.ProduceEvents(stream);
+  const std::vector<std::string> window = {"--set", "learner.dedup_window=50"};
+  const std::string dir = f.dir().Sub("state");
+  REQUIRE(f.Run(dir, window) == 0);
+
+  const std::string log = f.dir().Sub("events.jsonl");
+  {
+    std::ofstream out(log);
+    for (const auto& e : stream) out << schemas::SerializeEvent(e) << "\n";
+  }
+  const std::string evaluated = f.dir().Sub("evaluated");
+  REQUIRE(Cli({"evaluate", "--input", log, "--format", "jsonl", "--models", "isgd", "--state", evaluated, "--set",
+               Dim(), "--set", "learner.dedup_window=50"}) == 0);
+  CHECK(DigestOf(evaluated).model == DigestOf(dir).model);
+}
+
 }  // namespace streamrec
