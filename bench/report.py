@@ -374,11 +374,15 @@ def e2e_sections(rep, e2e):
                          f"{r['refreshed_share'] * 100:.1f}%",
                          fmt_num(split["produce_to_computed"]["p50"]), fmt_num(split["computed_to_arrived"]["p50"]),
                          f"{r['pipeline']['events_applied'] / max(r['pipeline']['batches'], 1):.1f}",
+                         r.get("index", {}).get("kind", "exact")
+                         + (f" (recall@10 {r['index']['recall_at_n']:.3f})"
+                            if r.get("index", {}).get("kind", "exact") != "exact" else ""),
                          fmt_bytes(r["rss_bytes"]), fmt_bytes(r["store_bytes"])))
             runs.append({"rate": r["rate"], "p50_ms": lat["p50"], "p99_ms": lat["p99"], "max_ms": lat["max"],
                          "refreshed_share": r["refreshed_share"]})
         rep.table(["events/s", "achieved", "events measured", "p50 ms", "p99 ms", "max ms", "refreshed",
-                   "p50 produce -> refresh start", "p50 refresh start -> arrival", "events / batch", "RSS", "store"], rows)
+                   "p50 produce -> refresh start", "p50 refresh start -> arrival", "events / batch", "ranking", "RSS",
+                   "store"], rows)
         rep.add(f"Template: built in {t['total_seconds']:.0f} s, store {fmt_bytes(t.get('store_bytes'))}; "
                 f"pipeline open (load) {fr['runs'][0]['pipeline']['open_seconds']:.1f} s.", "")
         twin["freshness"] = {"users": fr["users"], "items": fr["items"], "runs": runs}
@@ -390,11 +394,22 @@ def e2e_sections(rep, e2e):
                                  f"{r['refreshed_share'] * 100:.1f}% refreshed",
                                  f"{fmt_num(fr['users'])} users x {fmt_num(fr['items'])} items", "", verdict(ok)))
             if r["rate"] == 5000:
-                rep.bars.append(("freshness p99 <= 50 ms at 5k events/s with an approximate index "
-                                 "(recall@10 >= 0.95)",
-                                 f"exact only: p99 {fmt_num(r['latency_ms']['p99'])} ms, "
-                                 f"{r['refreshed_share'] * 100:.1f}% refreshed",
-                                 "no approximate index in serving/ yet", "", "**not measurable**"))
+                index = r.get("index", {"kind": "exact"})
+                if index["kind"] == "exact":
+                    rep.bars.append(("freshness p99 <= 50 ms at 5k events/s with an approximate index "
+                                     "(recall@10 >= 0.95)",
+                                     f"exact: p99 {fmt_num(r['latency_ms']['p99'])} ms, "
+                                     f"{r['refreshed_share'] * 100:.1f}% refreshed",
+                                     "approximate: run with `-- --set serving.index=hnsw`", "", "**missed (exact)**"))
+                else:
+                    ok = (r["latency_ms"]["p99"] <= 50 and r["refreshed_share"] >= 0.999
+                          and index["recall_at_n"] >= 0.95)
+                    rep.bars.append(("freshness p99 <= 50 ms at 5k events/s with an approximate index "
+                                     "(recall@10 >= 0.95)",
+                                     f"{index['kind']}: p99 {fmt_num(r['latency_ms']['p99'])} ms, "
+                                     f"{r['refreshed_share'] * 100:.1f}% refreshed, recall@10 "
+                                     f"{index['recall_at_n']:.3f} over {fmt_num(index['recall_checked_lists'])} lists",
+                                     f"{fmt_num(fr['users'])} users x {fmt_num(fr['items'])} items", "", verdict(ok)))
     elif fr:
         rep.add("### Freshness", "", f"Failed: `{fr['error']}`", "")
 
