@@ -31,11 +31,76 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
-// Stored offsets win over Kafka's.
+// Writes store batches on its own thread, one at a time, so the next batch
+// is polled and learned while the previous one is written (the write is most
+// of a batch's cost: every sampled negative dirties its item's row).
+class StoreWriter {
+ public:
+  explicit StoreWriter(state::FeatureStore& store) : store_(store), thread_([this] { Loop(); }) {}
+  ~StoreWriter() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+
+  // Starts writing `batch`; the previous result must have been taken.
+  void Start(state::StoreBatch batch) {
+    {
+      std::lock_guard lock(mutex_);
+      batch_ = std::move(batch);
+      result_.reset();
+    }
+    changed_.notify_all();
+  }
+  // Waits for the write started last and returns its batch seq.
+  Result<uint64_t> Wait() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return result_.has_value(); });
+    Result<uint64_t> result = std::move(*result_);
+    result_.reset();
+    return result;
+  }
+  // Waits until no write is under way (its result stays to be taken).
+  void WaitIdle() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !batch_.has_value(); });
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      changed_.wait(lock, [&] { return stop_ || batch_.has_value(); });
+      if (stop_ && !batch_) return;
+      const state::StoreBatch& batch = *batch_;
+      lock.unlock();
+      Result<uint64_t> result = store_.Write(batch);
+      lock.lock();
+      result_.emplace(std::move(result));
+      batch_.reset();
+      changed_.notify_all();
+    }
+  }
+
+  state::FeatureStore& store_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<state::StoreBatch> batch_;        // being written
+  std::optional<Result<uint64_t>> result_;        // of the last write, until taken
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Stored offsets win over Kafka's. A read waits for the write under way, so
+// a partition released in a rebalance is committed at its newest offset.
 class StoreOffsets final : public ingest::OffsetSource {
  public:
-  explicit StoreOffsets(const state::FeatureStore& store) : store_(store) {}
+  StoreOffsets(const state::FeatureStore& store, StoreWriter& writer) : store_(store), writer_(writer) {}
   std::optional<KafkaOffset> NextOffset(const std::string& topic, PartitionId partition) override {
+    writer_.WaitIdle();
     auto offsets = store_.ReadOffsets(topic);
     if (offsets.ok()) {
       if (auto it = offsets->find(partition); it != offsets->end()) return it->second;
@@ -47,6 +112,7 @@ class StoreOffsets final : public ingest::OffsetSource {
 
  private:
   const state::FeatureStore& store_;
+  StoreWriter& writer_;
 };
 
 // Asks the cluster for the events topic's metadata once, so a wrong or dead
@@ -73,6 +139,7 @@ struct Pipeline::Impl {
   Settings settings;
   std::unique_ptr<state::FeatureStore> store;
   std::unique_ptr<online_learner::Learner> learner;
+  std::unique_ptr<StoreWriter> writer;
   std::unique_ptr<StoreOffsets> offsets;
   std::unique_ptr<ingest::Ingestor> ingestor;
   std::unique_ptr<serving::RefreshWorker> worker;
@@ -92,12 +159,31 @@ struct Pipeline::Impl {
   // Partitions whose stored offset was checked against the broker.
   std::set<kafka::TopicPartition> verified;
 
+  // What a batch owes once its store write is durable.
+  struct Owed {
+    struct Forgotten {
+      std::string user_id;
+      int64_t ts_ms = 0;  // the forget's event time
+      std::optional<UserIndex> user;
+    };
+    std::map<std::string, int64_t> touched;  // user id -> newest event time
+    std::vector<Forgotten> forgotten;
+    std::vector<uint32_t> unlisted_users;  // lists holding a now-unavailable item
+    std::vector<serving::ItemUpdate> item_updates;
+    kafka::OffsetMap next_offsets;
+  };
+  std::optional<Owed> in_flight;  // the batch being written
+
   PipelineStats stats;  // the loop's own counters
   mutable std::mutex snapshot_mutex;
   PipelineStats snapshot;  // a copy for other threads, taken once per loop
 
   Status VerifyAssignment();
+  // Learns a batch and starts writing it (after finishing the write before).
   Status ApplyBatch(ingest::Batch& batch);
+  // Waits for the write in flight, then does what its batch owes once
+  // durable: item rows, tombstones and touches to the worker, Kafka commit.
+  Status FinishWrite();
   Status WriteClears();
   Status StartWorker(const std::function<void(const schemas::RecommendationList&)>& on_list);
   serving::DueUser TouchOf(UserIndex user, int64_t event_ts_ms, uint64_t batch_seq, int64_t now_ms) const;
@@ -144,7 +230,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kConsumer, ingest_options.consumer_config));
   STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, ingest_options.producer_config));
   ingest_options.start = p.start == "earliest" ? ingest::StartPosition::kEarliest : ingest::StartPosition::kLatest;
-  impl->offsets = std::make_unique<StoreOffsets>(*impl->store);
+  impl->writer = std::make_unique<StoreWriter>(*impl->store);
+  impl->offsets = std::make_unique<StoreOffsets>(*impl->store, *impl->writer);
   auto ingestor = ingest::Ingestor::Create(ingest_options, *impl->offsets);
   if (!ingestor.ok()) return ingestor.status();
   impl->ingestor = std::move(*ingestor);
@@ -261,15 +348,12 @@ void Pipeline::Impl::DropList(uint32_t user) {
 
 Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   state::StoreBatch write;
+  Owed owed;
+  owed.next_offsets = batch.next_offsets;
   // Newest event time per touched user (by id: a forget erases the index).
-  std::map<std::string, int64_t> touched;
-  struct Forgotten {
-    std::string user_id;
-    int64_t ts_ms = 0;  // the forget's event time
-    std::optional<UserIndex> user;
-  };
-  std::vector<Forgotten> forgotten;
-  std::vector<uint32_t> unlisted_users;  // lists holding a now-unavailable item
+  std::map<std::string, int64_t>& touched = owed.touched;
+  std::vector<Owed::Forgotten>& forgotten = owed.forgotten;
+  std::vector<uint32_t>& unlisted_users = owed.unlisted_users;  // lists holding a now-unavailable item
 
   for (const schemas::Item& item : batch.items) {
     learner->ApplyItem(item);
@@ -326,11 +410,28 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   // Tombstones are owed like lists, so a crash between this write and their
   // publication cannot lose them; a user back in this same batch owes a
   // list instead, which (put later) replaces the tombstone entry.
-  for (const Forgotten& f : forgotten) write.pending_adds.push_back({f.user_id, f.ts_ms, /*tombstone=*/true});
+  for (const Owed::Forgotten& f : forgotten) write.pending_adds.push_back({f.user_id, f.ts_ms, /*tombstone=*/true});
   for (const auto& [user_id, ts] : touched) write.pending_adds.push_back({user_id, ts});
   write.pending_clears = std::exchange(acknowledged, {});
   for (const auto& [tp, next] : batch.next_offsets) write.offsets.push_back({tp.topic, tp.partition, next});
-  auto seq = store->Write(write);
+  owed.item_updates.reserve(write.items.size());
+  for (const state::StoreBatch::ItemPut& put : write.items) {
+    const online_learner::ItemRow& row = put.item.row;
+    owed.item_updates.push_back({put.item.index, put.id, row.bias, row.count, row.available, row.factors});
+  }
+  // The previous batch must be durable (and what it owed done) before this
+  // one is written: one write in flight, batches in order.
+  STREAMREC_RETURN_IF_ERROR(FinishWrite());
+  writer->Start(std::move(write));
+  in_flight = std::move(owed);
+  return Status::Ok();
+}
+
+Status Pipeline::Impl::FinishWrite() {
+  if (!in_flight) return Status::Ok();
+  auto seq = writer->Wait();
+  Owed owed = std::move(*in_flight);
+  in_flight.reset();
   if (!seq.ok()) {
     // The store refuses a batch it considers invalid: a bug of ours, not a
     // usage error, so it must not exit as one.
@@ -346,25 +447,22 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   // (only now that the forget is durable: a crash before this point replays
   // the forget; a crash after it finds them owed in `pending`), then the
   // touched users, so a user forgotten and back in one batch ends listed.
-  std::vector<serving::ItemUpdate> item_updates;
-  item_updates.reserve(write.items.size());
-  for (const state::StoreBatch::ItemPut& put : write.items) {
-    const online_learner::ItemRow& row = put.item.row;
-    item_updates.push_back({put.item.index, put.id, row.bias, row.count, row.available, row.factors});
-  }
-  worker->UpdateItems(std::move(item_updates));
-  for (const Forgotten& f : forgotten) worker->Forget(f.user, f.user_id, *seq);
+  // The model may be a batch ahead by now: a touch then carries its newer
+  // state (that batch touches the user again with its own seq), and a user
+  // forgotten since is skipped (its tombstone follows).
+  worker->UpdateItems(std::move(owed.item_updates));
+  for (const Owed::Forgotten& f : owed.forgotten) worker->Forget(f.user, f.user_id, *seq);
   const int64_t now = NowMs();
-  for (const auto& [user_id, ts] : touched) {
-    worker->Touch(TouchOf(UserIndex(*learner->users().Find(user_id)), ts, *seq, now));
+  for (const auto& [user_id, ts] : owed.touched) {
+    if (auto user = learner->users().Find(user_id)) worker->Touch(TouchOf(UserIndex(*user), ts, *seq, now));
   }
-  for (uint32_t user : unlisted_users) {
-    if (learner->users().Name(user).empty()) continue;  // forgotten in this batch
+  for (uint32_t user : owed.unlisted_users) {
+    if (learner->users().Name(user).empty()) continue;  // forgotten since
     const auto row = learner->model().ExportUser(UserIndex(user));
     worker->Touch(TouchOf(UserIndex(user), row.last_ts_ms, *seq, now));
   }
   kill_switch.Reached(KillPoint::kBeforeCommit, stats.batches + 1);
-  if (Status s = ingestor->Commit(batch.next_offsets); !s.ok()) {
+  if (Status s = ingestor->Commit(owed.next_offsets); !s.ok()) {
     // The store's offsets are the ones that count; Kafka's are for lag tools.
     log->warn("committing offsets to Kafka: {}", s.ToString());
   }
@@ -373,6 +471,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
 }
 
 Status Pipeline::Impl::WriteClears() {
+  STREAMREC_RETURN_IF_ERROR(FinishWrite());
   if (acknowledged.empty()) return Status::Ok();
   state::StoreBatch write;
   write.pending_clears = std::exchange(acknowledged, {});
@@ -427,7 +526,9 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
   STREAMREC_RETURN_IF_ERROR(m.StartWorker(on_list));
   auto idle_since = std::chrono::steady_clock::now();
   while (!m.stop.load()) {
-    auto batch = m.ingestor->Next();
+    // With a write under way, take only what is already fetched: if nothing
+    // is, the loop finishes the write now rather than after a wait.
+    auto batch = m.ingestor->Next(m.in_flight ? std::optional(std::chrono::milliseconds(0)) : std::nullopt);
     if (!batch.ok()) {
       Status s = batch.status();
       // A stored offset the broker lacks: a store from another broker
@@ -451,14 +552,17 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
     m.UpdateStats();
     if (m.backend) m.backend->OnLoop({*m.learner, *m.ingestor, m.stats});
     if (batch->empty()) {
-      // Idle: persist acknowledgements now rather than with the next batch.
+      // Idle: finish the write under way, and persist acknowledgements now
+      // rather than with the next batch.
       STREAMREC_RETURN_IF_ERROR(m.WriteClears());
       if (stop_when_idle && m.ingestor->AtEnd() && std::chrono::steady_clock::now() - idle_since >= *stop_when_idle) {
         break;
       }
     }
   }
-  // Finish: publish everything owed, wait for Kafka, record it, leave.
+  // Finish: the last write, then publish everything owed, wait for Kafka,
+  // record it, leave.
+  STREAMREC_RETURN_IF_ERROR(m.FinishWrite());
   Status flushed = m.worker->Finish(kFlushTimeout);
   m.CollectReport();
   STREAMREC_RETURN_IF_ERROR(m.WriteClears());

@@ -6,14 +6,20 @@
 //   1. poll a batch (invalid records are dead-lettered by the Ingestor);
 //   2. apply the valid events and catalog records to the in-memory model;
 //   3. write one atomic store batch: changed rows, touched users as pending,
-//      acknowledged lists cleared from pending, next offsets;
-//   4. commit the offsets to Kafka (for lag tools), publish tombstones;
-//   5. refresh the stalest due users (batched top-N) and publish their lists.
+//      acknowledged lists cleared from pending, next offsets. The write runs
+//      on a writer thread while the next batch is polled and learned; one
+//      write is in flight at a time, and step 4 waits for it;
+//   4. once the write is durable: hand the refresh worker (serving/) the
+//      batch's item rows, tombstones and touched users; commit the offsets
+//      to Kafka (for lag tools);
+//   5. the worker refreshes the stalest due users (batched top-N) and
+//      publishes their lists, on its own thread (serving.refresh_thread).
 // On start the model is loaded from the store and pending users are
 // refreshed first; consumption resumes at the stored offsets.
 //
-// Thread-safety: Run() drives everything on the calling thread; Stop() and
-// Stats() may be called from any thread.
+// Thread-safety: Run() drives the loop on the calling thread (with the
+// store writer's and the worker's threads beside it); Stop() and Stats()
+// may be called from any thread.
 
 #include <atomic>
 #include <chrono>

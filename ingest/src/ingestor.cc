@@ -157,9 +157,10 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Create(const IngestOptions& options,
   return std::unique_ptr<Ingestor>(new Ingestor(std::move(impl)));
 }
 
-Result<Batch> Ingestor::Next() {
+Result<Batch> Ingestor::Next(std::optional<std::chrono::milliseconds> max_wait) {
   Impl& m = *impl_;
-  auto messages = m.consumer->Poll(m.options.batch_max_events, m.options.batch_max_wait, m.options.batch_linger);
+  auto messages = m.consumer->Poll(m.options.batch_max_events, max_wait.value_or(m.options.batch_max_wait),
+                                   m.options.batch_linger);
   if (!messages.ok()) return messages.status();
   Batch batch;
   for (const kafka::Message& message : *messages) {

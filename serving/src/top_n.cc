@@ -4,6 +4,9 @@
 #include <limits>
 
 #include <Eigen/Core>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 namespace streamrec::serving {
 namespace {
@@ -123,18 +126,29 @@ void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<c
     for (uint32_t j = 0; j < block; ++j) {
       const float* col = scores.col(j).data();
       const float b = bias[begin + j];
-      // One vectorisable pass: does the item beat any user's threshold?
-      // Only about n ln(items / n) items per user get past it.
-      bool any = false;
-      for (Eigen::Index k = 0; k < count; ++k) any |= col[k] + b >= threshold[static_cast<size_t>(k)];
-      if (!any) continue;
       const uint32_t i = begin + j;
-      if (!items.IsAvailable(ItemIndex(i))) continue;
-      for (size_t k = 0; k < warm.size(); ++k) {
-        const float score = col[k] + b;
-        if (score < threshold[k] || Seen(users[warm[k]].seen, i)) continue;
-        selectors[k].Offer({ItemIndex(i), score});
+      // Only about n ln(items / n) items per user beat its threshold, but
+      // with many users most items beat someone's: so the users are tested
+      // eight at a time and only those past their threshold are visited.
+      int availability = -1;  // unknown until some user wants the item
+      const auto consider = [&](size_t k) {
+        if (availability < 0) availability = items.IsAvailable(ItemIndex(i)) ? 1 : 0;
+        if (availability == 0 || Seen(users[warm[k]].seen, i)) return;
+        selectors[k].Offer({ItemIndex(i), col[k] + b});
         threshold[k] = selectors[k].threshold();
+      };
+      size_t k = 0;
+#if defined(__AVX2__)
+      const __m256 vb = _mm256_set1_ps(b);
+      for (; k + 8 <= warm.size(); k += 8) {
+        const __m256 s = _mm256_add_ps(_mm256_loadu_ps(col + k), vb);
+        auto mask = static_cast<unsigned>(
+            _mm256_movemask_ps(_mm256_cmp_ps(s, _mm256_loadu_ps(threshold.data() + k), _CMP_GE_OQ)));
+        for (; mask != 0; mask &= mask - 1) consider(k + static_cast<size_t>(__builtin_ctz(mask)));
+      }
+#endif
+      for (; k < warm.size(); ++k) {
+        if (col[k] + b >= threshold[k]) consider(k);
       }
     }
   }

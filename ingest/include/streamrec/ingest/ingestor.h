@@ -103,7 +103,9 @@ class Ingestor {
   // rejected record can be lost. An error here (broker refuses a stored
   // offset, DLQ unreachable) stops the pipeline: nothing of the batch is
   // returned as processed.
-  [[nodiscard]] Result<Batch> Next();
+  // `max_wait` replaces batch_max_wait for this call (0: only what is
+  // already fetched).
+  [[nodiscard]] Result<Batch> Next(std::optional<std::chrono::milliseconds> max_wait = std::nullopt);
 
   // Commits offsets to Kafka's group coordinator, for lag tools; the store's
   // offsets are the ones that count, so this does not wait for the answer
