@@ -7,12 +7,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "state_test_util.h"
 #include "streamrec/online_learner/learner.h"
 #include "streamrec/state/feature_store.h"
 #include "support/test_support.h"
 
 namespace streamrec::state {
 namespace {
+
+using testing::OpenStore;
 
 using online_learner::ExpiryOptions;
 using online_learner::Learner;
@@ -38,14 +41,6 @@ ExpiryOptions Expiry() {
   return o;
 }
 
-std::unique_ptr<FeatureStore> OpenStore(const std::string& dir) {
-  StoreOptions options;
-  options.dir = dir;
-  options.fingerprint.dim = kDim;
-  auto store = FeatureStore::Open(options);
-  REQUIRE_RESULT_OK(store);
-  return std::move(*store);
-}
 
 std::unique_ptr<Learner> LoadLearner(const FeatureStore& store) {
   auto learner = std::make_unique<Learner>(Options(), 100, Expiry());
@@ -101,7 +96,7 @@ void RunBatches(FeatureStore& store, Learner& learner, const std::vector<Event>&
 TEST_CASE("an expired user's and a retired item's rows are gone from the store after the batch",
           "[state][expiry]") {
   TempDir tmp;
-  auto store = OpenStore(tmp.Sub("store"));
+  auto store = OpenStore(tmp.Sub("store"), kDim);
   Learner learner(Options(), 100, Expiry());
   ApplyBatch(*store, learner,
              {{"idle", "sku-a", EventType::kClick, kT0, std::nullopt, std::nullopt},
@@ -148,7 +143,7 @@ TEST_CASE("a restart in an expiring stream ends bitwise equal to an uninterrupte
   std::string whole_digest;
   uint64_t whole_users = 0;
   {
-    auto store = OpenStore(tmp.Sub("whole"));
+    auto store = OpenStore(tmp.Sub("whole"), kDim);
     Learner learner(Options(), 100, Expiry());
     RunBatches(*store, learner, events, 0, events.size());
     CHECK(learner.users().size() < 40);  // 120 users seen, slots reused
@@ -163,11 +158,11 @@ TEST_CASE("a restart in an expiring stream ends bitwise equal to an uninterrupte
     INFO("restart after event " << cut);
     const std::string dir = tmp.Sub("cut" + std::to_string(cut));
     {
-      auto store = OpenStore(dir);
+      auto store = OpenStore(dir, kDim);
       Learner learner(Options(), 100, Expiry());
       RunBatches(*store, learner, events, 0, cut);
     }
-    auto store = OpenStore(dir);
+    auto store = OpenStore(dir, kDim);
     auto learner = LoadLearner(*store);
     RunBatches(*store, *learner, events, cut, events.size());
     auto digest = store->Digest();

@@ -13,20 +13,13 @@ namespace streamrec::state {
 namespace {
 
 using streamrec::testing::TempDir;
+using testing::OpenStore;
 using testing::RandomItemRow;
 using testing::RandomUserRow;
 using testing::RawDb;
 
 constexpr uint32_t kDim = 4;
 
-std::unique_ptr<FeatureStore> OpenStore(const std::string& dir, uint32_t dim = kDim) {
-  StoreOptions options;
-  options.dir = dir;
-  options.fingerprint.dim = dim;
-  auto store = FeatureStore::Open(options);
-  REQUIRE_RESULT_OK(store);
-  return std::move(*store);
-}
 
 // A batch with `users` users and `items` items, all rows drawn from `seed`.
 StoreBatch SampleBatch(uint64_t seed, uint32_t users = 5, uint32_t items = 6) {
@@ -57,7 +50,7 @@ TEST_CASE("A store reopened after close holds everything written", "[state]") {
   const StoreBatch batch = SampleBatch(1);
   StoreDigest before;
   {
-    auto store = OpenStore(dir);
+    auto store = OpenStore(dir, kDim);
     StoreBatch first = batch;
     first.pending_adds.push_back({"u1", 1000});
     first.source = "cluster-a/events";
@@ -68,7 +61,7 @@ TEST_CASE("A store reopened after close holds everything written", "[state]") {
     REQUIRE_RESULT_OK(digest);
     before = *digest;
   }
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, kDim);
   for (const auto& put : batch.users) {
     auto user = store->ReadUser(put.id);
     REQUIRE_RESULT_OK(user);
@@ -176,7 +169,7 @@ TEST_CASE("Paths that cannot hold a store are refused naming the path", "[state]
 TEST_CASE("A store is locked while open, and read-only opens coexist and refuse writes", "[state]") {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, kDim);
   REQUIRE_RESULT_OK(store->Write(SampleBatch(2)));
 
   StoreOptions options;
@@ -195,7 +188,7 @@ TEST_CASE("A store is locked while open, and read-only opens coexist and refuse 
 
 TEST_CASE("An invalid batch writes nothing", "[state]") {
   TempDir tmp;
-  auto store = OpenStore(tmp.Sub("store"));
+  auto store = OpenStore(tmp.Sub("store"), kDim);
   REQUIRE_RESULT_OK(store->Write(SampleBatch(3)));
   auto before = store->Digest();
   REQUIRE_RESULT_OK(before);
@@ -235,7 +228,7 @@ TEST_CASE("An invalid batch writes nothing", "[state]") {
 
 TEST_CASE("Offsets are kept per topic and partition", "[state]") {
   TempDir tmp;
-  auto store = OpenStore(tmp.Sub("store"));
+  auto store = OpenStore(tmp.Sub("store"), kDim);
   StoreBatch batch;
   for (int32_t p : {70000, 0, 256, 1, 2}) batch.offsets.push_back({"events", PartitionId(p), KafkaOffset(p + 1)});
   // Topics that share a prefix with "events" must not leak into its scan.
@@ -264,7 +257,7 @@ TEST_CASE("Offsets are kept per topic and partition", "[state]") {
 TEST_CASE("Pending clears spare users touched by a newer batch", "[state]") {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, kDim);
   StoreBatch first;
   first.pending_adds = {{"u1", 100}, {"u2", 200}};
   auto s1 = store->Write(first);
@@ -285,7 +278,7 @@ TEST_CASE("Pending clears spare users touched by a newer batch", "[state]") {
   CHECK((*pending)[0].entry == PendingEntry{300, *s2});
 
   store.reset();
-  store = OpenStore(dir);
+  store = OpenStore(dir, kDim);
   clear.pending_clears = {{"u1", *s2}};
   REQUIRE_RESULT_OK(store->Write(clear));
   pending = store->ReadPending();
@@ -295,7 +288,7 @@ TEST_CASE("Pending clears spare users touched by a newer batch", "[state]") {
 
 TEST_CASE("A forgotten user's owed tombstone is its only key until cleared", "[state]") {
   TempDir tmp;
-  auto store = OpenStore(tmp.Sub("store"));
+  auto store = OpenStore(tmp.Sub("store"), kDim);
   StoreBatch batch = SampleBatch(5);
   batch.pending_adds = {{"u3", 1}};
   REQUIRE_RESULT_OK(store->Write(batch));
@@ -326,7 +319,7 @@ TEST_CASE("Erasing a user leaves no key of that user", "[state]") {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   {
-    auto store = OpenStore(dir);
+    auto store = OpenStore(dir, kDim);
     StoreBatch batch = SampleBatch(5);
     batch.pending_adds = {{"u3", 1}, {"u4", 2}};
     REQUIRE_RESULT_OK(store->Write(batch));
@@ -348,13 +341,13 @@ TEST_CASE("Erasing a user leaves no key of that user", "[state]") {
 TEST_CASE("Corrupt stored records are reported, not crashed on", "[state]") {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  REQUIRE_RESULT_OK(OpenStore(dir)->Write(SampleBatch(6)));
+  REQUIRE_RESULT_OK(OpenStore(dir, kDim)->Write(SampleBatch(6)));
   {
     RawDb raw(dir);
     REQUIRE(raw.status().ok());
     REQUIRE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("users"), "u2", std::string("\x01\x02\x00", 3)).ok());
   }
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, kDim);
   RequireStatus(store->ReadUser("u2").status(), StatusCode::kCorruption, "users record 'u2': truncated at index");
   REQUIRE_RESULT_OK(store->ReadUser("u1"));
 
@@ -370,7 +363,7 @@ TEST_CASE("Corrupt stored records are reported, not crashed on", "[state]") {
 TEST_CASE("LoadModel checks references to item indices", "[state]") {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  REQUIRE_RESULT_OK(OpenStore(dir)->Write(SampleBatch(7)));
+  REQUIRE_RESULT_OK(OpenStore(dir, kDim)->Write(SampleBatch(7)));
   {
     // A well-formed record whose seen item is beyond the item index limit.
     RawDb raw(dir);
@@ -379,7 +372,7 @@ TEST_CASE("LoadModel checks references to item indices", "[state]") {
     user.row.seen_items = {1, 99};
     REQUIRE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("users"), "u0", *EncodeUser(user, kDim)).ok());
   }
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, kDim);
   online_learner::IsgdOptions options;
   options.dim = kDim;
   online_learner::IsgdModel model(options);
@@ -398,14 +391,14 @@ TEST_CASE("The digest depends on content only, not on write history", "[state]")
   TempDir tmp;
   const StoreBatch final_batch = SampleBatch(8);
 
-  auto direct = OpenStore(tmp.Sub("a"));
+  auto direct = OpenStore(tmp.Sub("a"), kDim);
   REQUIRE_RESULT_OK(direct->Write(final_batch));
 
   const std::string winding_dir = tmp.Sub("b");
   {
     // Same final content reached through overwrites, deletes, pending
     // churn and many small batches, then compacted.
-    auto winding = OpenStore(winding_dir);
+    auto winding = OpenStore(winding_dir, kDim);
     StoreBatch noise = SampleBatch(99);
     noise.users.push_back({"temp", {UserIndex(4), noise.users[0].user.row}});
     noise.offsets = {{"events", PartitionId(0), KafkaOffset(3)}};
@@ -430,7 +423,7 @@ TEST_CASE("The digest depends on content only, not on write history", "[state]")
       REQUIRE(raw.db()->CompactRange(rocksdb::CompactRangeOptions(), raw.cf(cf), nullptr, nullptr).ok());
     }
   }
-  auto winding = OpenStore(winding_dir);
+  auto winding = OpenStore(winding_dir, kDim);
   auto a = direct->Digest();
   auto b = winding->Digest();
   REQUIRE_RESULT_OK(a);
@@ -465,7 +458,7 @@ TEST_CASE("The dedup window survives a reopen, outside the model digest", "[stat
   online_learner::DedupWindow window(3);
   StoreDigest plain, with_window;
   {
-    auto store = OpenStore(dir);
+    auto store = OpenStore(dir, kDim);
     StoreBatch batch = SampleBatch(11);
     REQUIRE_RESULT_OK(store->Write(batch));
     auto digest = store->Digest();
@@ -492,7 +485,7 @@ TEST_CASE("The dedup window survives a reopen, outside the model digest", "[stat
   CHECK(with_window.counts.dedup == 3);
   CHECK(with_window.counts.meta == plain.counts.meta);
 
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, kDim);
   online_learner::DedupWindow restored(3);
   REQUIRE_OK(store->LoadDedupWindow(restored));
   CHECK(restored.Export() == window.Export());
@@ -509,7 +502,7 @@ TEST_CASE("A corrupt dedup record is reported", "[state]") {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   {
-    auto store = OpenStore(dir);
+    auto store = OpenStore(dir, kDim);
     StoreBatch batch;
     batch.dedup_adds = {{0, 42}};
     REQUIRE_RESULT_OK(store->Write(batch));
@@ -522,13 +515,13 @@ TEST_CASE("A corrupt dedup record is reported", "[state]") {
     REQUIRE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("meta"), key, std::string("\x07", 1)).ok());
   }
   online_learner::DedupWindow window(10);
-  RequireStatus(OpenStore(dir)->LoadDedupWindow(window), StatusCode::kCorruption,
+  RequireStatus(OpenStore(dir, kDim)->LoadDedupWindow(window), StatusCode::kCorruption,
                 "unknown version byte 7");
 }
 
 TEST_CASE("A checkpoint opens as a store with the same digest", "[state]") {
   TempDir tmp;
-  auto store = OpenStore(tmp.Sub("store"));
+  auto store = OpenStore(tmp.Sub("store"), kDim);
   StoreBatch batch = SampleBatch(9);
   batch.pending_adds = {{"u0", 42}};
   REQUIRE_RESULT_OK(store->Write(batch));
@@ -543,7 +536,7 @@ TEST_CASE("A checkpoint opens as a store with the same digest", "[state]") {
   later.offsets = {{"events", PartitionId(0), KafkaOffset(999)}};
   REQUIRE_RESULT_OK(store->Write(later));
 
-  auto copy = OpenStore(target);
+  auto copy = OpenStore(target, kDim);
   auto digest = copy->Digest();
   REQUIRE_RESULT_OK(digest);
   CHECK(digest->all == at_checkpoint->all);

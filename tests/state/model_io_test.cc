@@ -14,6 +14,8 @@
 namespace streamrec::state {
 namespace {
 
+using testing::OpenStore;
+
 using online_learner::IdMap;
 using online_learner::IsgdModel;
 using online_learner::IsgdOptions;
@@ -76,14 +78,6 @@ std::vector<Event> MakeEvents(uint64_t seed, int n, int first_ts = 0) {
   return events;
 }
 
-std::unique_ptr<FeatureStore> OpenStore(const std::string& dir) {
-  StoreOptions options;
-  options.dir = dir;
-  options.fingerprint.dim = kDim;
-  auto store = FeatureStore::Open(options);
-  REQUIRE_RESULT_OK(store);
-  return std::move(*store);
-}
 
 void WriteChanges(FeatureStore& store, Learner& learner, StoreBatch batch = {}) {
   AppendModelChanges(learner.model, learner.users, learner.items, batch);
@@ -122,10 +116,10 @@ TEST_CASE("LoadModel gives back the model written batch by batch", "[state]") {
   const std::string dir = tmp.Sub("store");
   Learner original;
   {
-    auto store = OpenStore(dir);
+    auto store = OpenStore(dir, kDim);
     Run(*store, original, MakeEvents(1, 3000), 97);
   }
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, kDim);
   Learner restored;
   REQUIRE_OK(store->LoadModel(restored.model, restored.users, restored.items));
   RequireSameModel(original, restored);
@@ -144,8 +138,8 @@ TEST_CASE("A model written in one batch or in many gives the same digest", "[sta
   TempDir tmp;
   const auto events = MakeEvents(2, 2000);
   Learner one, many;
-  auto store_one = OpenStore(tmp.Sub("one"));
-  auto store_many = OpenStore(tmp.Sub("many"));
+  auto store_one = OpenStore(tmp.Sub("one"), kDim);
+  auto store_many = OpenStore(tmp.Sub("many"), kDim);
   Run(*store_one, one, events, events.size());
   Run(*store_many, many, events, 13);
   auto a = store_one->Digest();
@@ -162,10 +156,10 @@ TEST_CASE("A restored model learns on exactly like an uninterrupted one", "[stat
   const auto after = MakeEvents(4, 1500, 1500);
   Learner uninterrupted;
   {
-    auto store = OpenStore(dir);
+    auto store = OpenStore(dir, kDim);
     Run(*store, uninterrupted, before, 50);
   }
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, kDim);
   Learner restarted;
   REQUIRE_OK(store->LoadModel(restarted.model, restarted.users, restarted.items));
   for (const Event& e : after) {
@@ -180,7 +174,7 @@ TEST_CASE("Forgetting a user through the model leaves no key of it anywhere", "[
   const std::string dir = tmp.Sub("store");
   Learner learner;
   {
-    auto store = OpenStore(dir);
+    auto store = OpenStore(dir, kDim);
     StoreBatch first;
     learner.Apply("alice", "sku-1", EventType::kClick, 1);
     learner.Apply("bob", "sku-2", EventType::kPurchase, 2);
@@ -217,7 +211,7 @@ TEST_CASE("Forgetting a user through the model leaves no key of it anywhere", "[
       CHECK(key != "alice");
     }
   }
-  auto store = OpenStore(dir);
+  auto store = OpenStore(dir, kDim);
   Learner restored;
   REQUIRE_OK(store->LoadModel(restored.model, restored.users, restored.items));
   RequireSameModel(learner, restored);

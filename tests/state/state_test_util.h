@@ -1,6 +1,7 @@
 #pragma once
 
-// Random rows and raw RocksDB access shared by the state tests.
+// Random rows, opening a store, and raw RocksDB access shared by the state
+// tests.
 
 #include <cstdint>
 #include <memory>
@@ -10,9 +11,21 @@
 
 #include <rocksdb/db.h>
 
+#include "streamrec/state/feature_store.h"
 #include "streamrec/state/records.h"
+#include "support/test_support.h"
 
 namespace streamrec::state::testing {
+
+// A store at `dir` (created if missing) for models of `dim` factors.
+inline std::unique_ptr<FeatureStore> OpenStore(const std::string& dir, uint32_t dim) {
+  StoreOptions options;
+  options.dir = dir;
+  options.fingerprint.dim = dim;
+  auto store = FeatureStore::Open(options);
+  REQUIRE_RESULT_OK(store);
+  return std::move(*store);
+}
 
 inline online_learner::UserRow RandomUserRow(std::mt19937_64& rng, uint32_t dim, uint32_t num_items) {
   online_learner::UserRow row;
