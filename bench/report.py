@@ -428,6 +428,15 @@ def e2e_sections(rep, e2e):
         rep.table(["", "RSS", "heap", "of which factors (floats)", "store on disk"], rows)
         twin["memory"] = {k: v for k, v in mem.items() if k.endswith("per_million_items") or
                           k.endswith("per_million_users")}
+        bounded = mem.get("bounded")
+        if bounded:
+            rep.add("Bounded state: waves of new users, two hours of stream time apart, under "
+                    f"`learner.user_ttl` = {bounded['ttl_ms'] / 3600000:.0f} h (10,000 items). Expired users' "
+                    "slots are reused, so live users and RSS stay flat while the users seen grow.", "")
+            rep.table(["wave", "users seen", "users live", "user slots", "RSS"],
+                      [(w["wave"], fmt_num(w["users_seen"]), fmt_num(w["users_live"]), fmt_num(w["user_slots"]),
+                        fmt_bytes(w["rss_bytes"])) for w in bounded["waves"]])
+            twin["memory"]["bounded"] = bounded
     elif mem:
         rep.add("### Memory", "", f"Failed: `{mem['error']}`", "")
 

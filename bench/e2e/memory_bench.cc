@@ -8,6 +8,9 @@
 // and two stores written in the pipeline's record format, one holding only
 // the items and one only the users, each reopened (RocksDB replays its WAL
 // into lz4 SST files) and measured like `du`.
+// Then `bounded`: waves of new users an hour of stream time apart under
+// learner.user_ttl=1h; live users and RSS after each wave show that state
+// stays bounded when users come and go (expired users' slots are reused).
 
 #include <malloc.h>
 
@@ -53,6 +56,46 @@ Result<DirUsage> WriteStore(const apps::Settings& settings, const std::string& d
 }
 
 }  // namespace
+
+// `total_users` distinct users in 5 waves an hour of stream time apart,
+// each user with `per_user` clicks, under a one-hour TTL.
+Json BoundedByTtl(const online_learner::IsgdOptions& options, uint32_t total_users) {
+  constexpr int kWaves = 5;
+  constexpr int64_t kHourMs = 3600 * 1000;
+  constexpr uint32_t kItems = 10000;
+  const uint32_t per_wave = total_users / kWaves;
+  Progress("memory: {} users in {} waves under a 1 h TTL", per_wave * kWaves, kWaves);
+  online_learner::ExpiryOptions expiry;
+  expiry.user_ttl_ms = kHourMs;
+  online_learner::Learner learner(options, 1, expiry);
+  const SyntheticStream stream({per_wave * kWaves, kItems, 37});
+  for (uint32_t i = 0; i < kItems; ++i) learner.ApplyItem({SyntheticStream::ItemId(i), true, {}, {}, {}});
+  const int per_user = std::max(options.cold_start_events, 1);
+  const int64_t ts0 = WallMs() - 30 * 86400000LL;
+  Json waves = Json::array();
+  uint64_t k = 0;
+  for (int w = 0; w < kWaves; ++w) {
+    const int64_t wave_ts = ts0 + w * 2 * kHourMs;  // past the TTL of the wave before
+    for (uint32_t n = 0; n < per_wave; ++n) {
+      const uint32_t u = static_cast<uint32_t>(w) * per_wave + n;
+      for (int e = 0; e < per_user; ++e, ++k) {
+        schemas::Event event = stream.EventFor(k, u, wave_ts + static_cast<int64_t>(n) * 10 + e);
+        event.event_id.reset();
+        event.type = schemas::EventType::kClick;
+        learner.Apply(event);
+      }
+    }
+    learner.TakeExpiredUsers();
+    malloc_trim(0);
+    const ProcessMemory m = ReadProcessMemory();
+    waves.push_back({{"wave", w + 1},
+                     {"users_seen", static_cast<uint64_t>(w + 1) * per_wave},
+                     {"users_live", learner.users().live_count()},
+                     {"user_slots", learner.users().size()},
+                     {"rss_bytes", m.rss}});
+  }
+  return Json{{"ttl_ms", kHourMs}, {"waves", waves}};
+}
 
 Result<Json> RunMemoryBench(const Flags& flags, const std::vector<std::string>& sets) {
   auto users = flags.GetInt("memory-users", 1000000);
@@ -124,6 +167,10 @@ Result<Json> RunMemoryBench(const Flags& flags, const std::vector<std::string>& 
   out["store_apparent_bytes_per_million_users"] = static_cast<double>(user_store->apparent) * per_m_users;
   learner.reset();
   malloc_trim(0);
+
+  auto ttl_users = flags.GetInt("memory-ttl-users", 1000000);
+  if (!ttl_users.ok()) return ttl_users.status();
+  if (*ttl_users > 0) out["bounded"] = BoundedByTtl(options, static_cast<uint32_t>(*ttl_users));
   return out;
 }
 
