@@ -125,6 +125,7 @@ TEST_CASE("unlisted kafka keys pass through in order and listed ones are typed",
                                                 {"group.id", "streamrec"},
                                                 {"session.timeout.ms", "9000"},
                                                 {"fetch.wait.max.ms", "5"},
+                                                {"linger.ms", "1"},
                                                 {"reconnect.backoff.max.ms", "1000"},
                                                 {"socket.timeout.ms", "7000"},
                                                 {"security.protocol", "SASL_SSL"}});
