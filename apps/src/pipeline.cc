@@ -33,6 +33,11 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
+// An item's row as the refresh worker keeps it (no context vector).
+serving::ItemUpdate ItemUpdateOf(ItemIndex item, std::string id, const online_learner::ItemRow& row) {
+  return {item, std::move(id), row.bias, row.count, row.available, row.factors};
+}
+
 // Writes store batches on its own thread, one at a time, so the next batch
 // is polled and learned while the previous one is written (the write is most
 // of a batch's cost: every sampled negative dirties its item's row).
@@ -297,9 +302,7 @@ Status Pipeline::Impl::StartWorker(const std::function<void(const schemas::Recom
   std::vector<serving::ItemUpdate> items;
   items.reserve(model.NumItems());
   for (uint32_t i = 0; i < model.NumItems(); ++i) {
-    online_learner::ItemRow row = model.ExportItem(ItemIndex(i));
-    items.push_back({ItemIndex(i), std::string(learner->items().Name(i)), row.bias, row.count, row.available,
-                     std::move(row.factors)});
+    items.push_back(ItemUpdateOf(ItemIndex(i), std::string(learner->items().Name(i)), model.ExportItem(ItemIndex(i))));
   }
   worker->UpdateItems(std::move(items));
 
@@ -418,8 +421,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   for (const auto& [tp, next] : batch.next_offsets) write.offsets.push_back({tp.topic, tp.partition, next});
   owed.item_updates.reserve(write.items.size());
   for (const state::StoreBatch::ItemPut& put : write.items) {
-    const online_learner::ItemRow& row = put.item.row;
-    owed.item_updates.push_back({put.item.index, put.id, row.bias, row.count, row.available, row.factors});
+    owed.item_updates.push_back(ItemUpdateOf(put.item.index, put.id, put.item.row));
   }
   // The previous batch must be durable (and what it owed done) before this
   // one is written: one write in flight, batches in order.
