@@ -118,6 +118,10 @@ std::vector<ConfigKey> BuildTable() {
       {"serving.min_refresh_ms", T::kDuration, 0, kDayMs, {},
        STREAMREC_FIELD(serving.min_refresh_ms),
        "A user's list is recomputed at most once per this interval."},
+      {"serving.refresh_gather", T::kDuration, 0, 60000, {},
+       STREAMREC_FIELD(serving.refresh_gather_ms),
+       "How long a touched user's list may wait for others to share its top-N round (each round reads the "
+       "whole item matrix once), unless 16 are waiting; 0 = a round as soon as a user is due."},
       {"serving.refresh_batch", T::kInt, 1, 65536, {},
        STREAMREC_FIELD(serving.refresh_batch),
        "Users whose lists one GEMM computes."},
@@ -149,6 +153,10 @@ std::vector<ConfigKey> BuildTable() {
        STREAMREC_FIELD(pipeline.batch_linger_ms),
        "Longest wait for more records once a batch has one; 0 = take what is already fetched (up to "
        "batch.max_events), so an event's latency never includes waiting for others."},
+      {"ingest.commit_interval", T::kDuration, 0, 3600000, {},
+       STREAMREC_FIELD(pipeline.commit_interval_ms),
+       "Least time between two commits of consumed offsets to Kafka (for lag tools; recovery uses the "
+       "store's offsets). 0 = after every batch."},
       {"ingest.start", T::kString, 0, 0, {"earliest", "latest"},
        STREAMREC_FIELD(pipeline.start),
        "Where a partition with no stored offset starts (a stored offset always wins)."},

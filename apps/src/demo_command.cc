@@ -17,6 +17,7 @@
 #include "pipeline_backend.h"
 #include "text.h"
 #include "streamrec/base/logging.h"
+#include "streamrec/base/thread_name.h"
 #include "streamrec/kafka/embedded_broker.h"
 #include "streamrec/kafka/producer.h"
 
@@ -150,9 +151,13 @@ Status RunDemo(const CommandContext& context) {
   std::atomic<uint64_t> produced{0};
   Status pipeline_status;
   std::thread pipeline_thread([&] {
+    SetThreadName("sr-pipeline");
     pipeline_status = (*pipeline)->Run(std::nullopt, [&](const schemas::RecommendationList& l) { recent.Add(l); });
   });
-  std::thread feed_thread([&] { RunFeed(*producer, static_cast<int>(*rate), stop_feed, produced, p); });
+  std::thread feed_thread([&] {
+    SetThreadName("sr-demo-feed");
+    RunFeed(*producer, static_cast<int>(*rate), stop_feed, produced, p);
+  });
 
   g_interrupted.store(false);
   auto previous_int = std::signal(SIGINT, InterruptDemo);

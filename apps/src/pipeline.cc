@@ -15,6 +15,7 @@
 #include "model_store.h"
 #include "pipeline_backend.h"
 #include "streamrec/base/logging.h"
+#include "streamrec/base/thread_name.h"
 #include "streamrec/ingest/ingestor.h"
 #include "streamrec/kafka/producer.h"
 #include "streamrec/online_learner/learner.h"
@@ -78,6 +79,7 @@ class StoreWriter {
 
  private:
   void Loop() {
+    SetThreadName("sr-store-write");
     std::unique_lock lock(mutex_);
     while (true) {
       changed_.wait(lock, [&] { return stop_ || batch_.has_value(); });
@@ -180,6 +182,10 @@ struct Pipeline::Impl {
     kafka::OffsetMap next_offsets;
   };
   std::optional<Owed> in_flight;  // the batch being written
+  // Offsets durable in the store but not yet committed to Kafka, and when
+  // Kafka last was (commits are throttled: ingest.commit_interval).
+  kafka::OffsetMap uncommitted;
+  std::chrono::steady_clock::time_point last_commit;
 
   PipelineStats stats;  // the loop's own counters
   mutable std::mutex snapshot_mutex;
@@ -192,6 +198,8 @@ struct Pipeline::Impl {
   // durable: item rows, tombstones and touches to the worker, Kafka commit.
   Status FinishWrite();
   Status WriteClears();
+  // Commits `uncommitted` to Kafka: when `now`, or once the interval passed.
+  void CommitToKafka(bool now);
   Status StartWorker(const std::function<void(const schemas::RecommendationList&)>& on_list);
   serving::DueUser TouchOf(UserIndex user, int64_t event_ts_ms, uint64_t batch_seq, int64_t now_ms) const;
   void CollectReport();
@@ -282,6 +290,7 @@ Status Pipeline::Impl::StartWorker(const std::function<void(const schemas::Recom
   options.top_n = static_cast<uint32_t>(settings.serving.top_n);
   options.batch = static_cast<size_t>(settings.serving.refresh_batch);
   options.min_interval = std::chrono::milliseconds(settings.serving.min_refresh_ms);
+  options.gather = std::chrono::milliseconds(settings.serving.refresh_gather_ms);
   options.own_thread = settings.serving.refresh_thread;
   options.approximate = settings.serving.index == "hnsw";
   options.index.candidates = settings.serving.index_candidates;
@@ -466,16 +475,26 @@ Status Pipeline::Impl::FinishWrite() {
     worker->Touch(TouchOf(UserIndex(user), row.last_ts_ms, *seq, now));
   }
   kill_switch.Reached(KillPoint::kBeforeCommit, stats.batches + 1);
-  if (Status s = ingestor->Commit(owed.next_offsets); !s.ok()) {
-    // The store's offsets are the ones that count; Kafka's are for lag tools.
-    log->warn("committing offsets to Kafka: {}", s.ToString());
-  }
+  for (const auto& [tp, next] : owed.next_offsets) uncommitted[tp] = next;  // batches come in order
+  CommitToKafka(/*now=*/false);
   ++stats.batches;
   return Status::Ok();
 }
 
+void Pipeline::Impl::CommitToKafka(bool now) {
+  if (uncommitted.empty()) return;
+  const auto at = std::chrono::steady_clock::now();
+  if (!now && at - last_commit < std::chrono::milliseconds(settings.pipeline.commit_interval_ms)) return;
+  last_commit = at;
+  // The store's offsets are the ones that count; Kafka's are for lag tools.
+  if (Status s = ingestor->Commit(std::exchange(uncommitted, {})); !s.ok()) {
+    log->warn("committing offsets to Kafka: {}", s.ToString());
+  }
+}
+
 Status Pipeline::Impl::WriteClears() {
   STREAMREC_RETURN_IF_ERROR(FinishWrite());
+  CommitToKafka(/*now=*/false);
   if (acknowledged.empty()) return Status::Ok();
   state::StoreBatch write;
   write.pending_clears = std::exchange(acknowledged, {});
@@ -532,7 +551,8 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
   while (!m.stop.load()) {
     // With a write under way, take only what is already fetched: if nothing
     // is, the loop finishes the write now rather than after a wait.
-    auto batch = m.ingestor->Next(m.in_flight ? std::optional(std::chrono::milliseconds(0)) : std::nullopt);
+    const bool may_wait = !m.in_flight;
+    auto batch = m.ingestor->Next(may_wait ? std::nullopt : std::optional(std::chrono::milliseconds(0)));
     if (!batch.ok()) {
       Status s = batch.status();
       // A stored offset the broker lacks: a store from another broker
@@ -555,9 +575,13 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
     m.CollectReport();
     m.UpdateStats();
     if (m.backend) m.backend->OnLoop({*m.learner, *m.ingestor, m.stats});
-    if (batch->empty()) {
-      // Idle: finish the write under way, and persist acknowledgements now
-      // rather than with the next batch.
+    if (batch->empty() && !may_wait) {
+      // Nothing fetched yet: finish the write under way now, so its users'
+      // lists are not held back until the next batch.
+      STREAMREC_RETURN_IF_ERROR(m.FinishWrite());
+    } else if (batch->empty()) {
+      // Idle for a whole batch.max_ms: persist acknowledgements now rather
+      // than with the next batch (under steady load they ride with it).
       STREAMREC_RETURN_IF_ERROR(m.WriteClears());
       if (stop_when_idle && m.ingestor->AtEnd() && std::chrono::steady_clock::now() - idle_since >= *stop_when_idle) {
         break;
@@ -570,6 +594,7 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
   Status flushed = m.worker->Finish(kFlushTimeout);
   m.CollectReport();
   STREAMREC_RETURN_IF_ERROR(m.WriteClears());
+  m.CommitToKafka(/*now=*/true);
   m.UpdateStats();
   STREAMREC_RETURN_IF_ERROR(flushed.WithContext("flushing lists to " + m.settings.pipeline.recommendations_topic));
   return m.ingestor->Close();

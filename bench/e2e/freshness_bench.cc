@@ -23,6 +23,7 @@
 #include "model_store.h"
 #include "pipeline.h"
 #include "streamrec/online_learner/learner.h"
+#include "streamrec/base/thread_name.h"
 #include "streamrec/schemas/codec.h"
 #include "streamrec/state/feature_store.h"
 
@@ -115,7 +116,10 @@ class ListTail {
     std::vector<kafka::TopicPartition> partitions;
     for (int p = 0; p < kListPartitions; ++p) partitions.push_back({topic_, PartitionId(p)});
     STREAMREC_RETURN_IF_ERROR(consumer_->Assign(partitions));
-    thread_ = std::thread([this] { Loop(); });
+    thread_ = std::thread([this] {
+      SetThreadName("bench-tail");
+      Loop();
+    });
     return Status::Ok();
   }
 
@@ -193,7 +197,10 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets,
   ListTail tail(bootstrap, settings->pipeline.recommendations_topic);
   STREAMREC_RETURN_IF_ERROR(tail.Start());
   Status run_status;
-  std::thread runner([&] { run_status = (*pipeline)->Run(std::nullopt); });
+  std::thread runner([&] {
+    SetThreadName("sr-pipeline");
+    run_status = (*pipeline)->Run(std::nullopt);
+  });
 
   kafka::ProducerOptions producer_options;
   STREAMREC_RETURN_IF_ERROR(producer_options.config.Set("bootstrap.servers", bootstrap));

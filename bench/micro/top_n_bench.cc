@@ -140,6 +140,8 @@ void Shapes(benchmark::internal::Benchmark* b) {
     for (int64_t users : {1, 64, 256}) b->Args({items, users, 64});
   }
   for (int64_t users : {1, 8, 32, 256}) b->Args({100000, users, 128});
+  // Refresher rounds at 1k events/s: a handful of users (SmallBatchScores).
+  for (int64_t users : {2, 4, 8, 16, 32}) b->Args({100000, users, 64});
   b->Unit(benchmark::kMillisecond);
 }
 void PassShapes(benchmark::internal::Benchmark* b) {

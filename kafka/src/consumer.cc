@@ -252,7 +252,9 @@ Result<std::vector<Message>> Consumer::Poll(size_t max_messages, std::chrono::mi
   std::vector<Message> out;
   auto deadline = Clock::now() + timeout;
   while (out.size() < max_messages) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    // Rounded up: librdkafka waits in whole milliseconds, and a wait rounded
+    // down to 0 would spin through the deadline's last millisecond.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     rd_kafka_message_t* m =
         rd_kafka_consumer_poll(impl_->rk, static_cast<int>(std::max<int64_t>(left.count(), 0)));
     const bool got_record = m != nullptr && m->err == RD_KAFKA_RESP_ERR_NO_ERROR;

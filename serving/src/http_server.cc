@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "streamrec/base/logging.h"
+#include "streamrec/base/thread_name.h"
 #include "streamrec/schemas/codec.h"
 
 namespace streamrec::serving {
@@ -421,6 +422,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     return Status::IoError(fmt::format("cannot bind {}: {}", options.listen, std::strerror(errno)));
   }
   m.thread = std::thread([&m] {
+    SetThreadName("sr-http");
     if (!m.server.listen_after_bind()) m.log->error("HTTP server on {} stopped accepting", m.options.listen);
     m.accept_loop_ended.store(true);
   });

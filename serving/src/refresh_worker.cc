@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "streamrec/base/logging.h"
+#include "streamrec/base/thread_name.h"
 #include "streamrec/serving/top_n.h"
 
 namespace streamrec::serving {
@@ -76,7 +77,7 @@ struct RefreshWorker::Impl {
   RefreshCounters counters;
 
   explicit Impl(RefreshWorkerOptions o)
-      : options(std::move(o)), refresher(options.min_interval), snapshot(options.dim) {}
+      : options(std::move(o)), refresher(options.min_interval, options.gather), snapshot(options.dim) {}
 
   void Push(Command command) {
     {
@@ -127,6 +128,7 @@ struct RefreshWorker::Impl {
       building = std::make_unique<ApproximateIndex>(options.index);
       Logger(kLogServing)->info("building the approximate index over {} items", indexed_items);
       index_builder = std::thread([this, items = indexed_items, dim = snapshot.dim()] {
+        SetThreadName("sr-index-build");
         building->Build({build_factors.data(), build_bias.data(), items, dim});
         index_built.store(true);
       });
@@ -324,7 +326,10 @@ Result<std::unique_ptr<RefreshWorker>> RefreshWorker::Create(RefreshWorkerOption
   impl->publisher = std::move(*publisher);
   if (impl->options.own_thread) {
     Impl* raw = impl.get();
-    impl->thread = std::thread([raw] { raw->ThreadMain(); });
+    impl->thread = std::thread([raw] {
+      SetThreadName("sr-refresh");
+      raw->ThreadMain();
+    });
   }
   return std::unique_ptr<RefreshWorker>(new RefreshWorker(std::move(impl)));
 }

@@ -28,7 +28,8 @@ std::optional<int64_t> Refresher::NextDueMs() const {
   std::optional<int64_t> next;
   for (const auto& [user, entry] : waiting_) {
     auto last = last_refresh_ms_.find(user);
-    const int64_t due = last == last_refresh_ms_.end() ? entry.touched_at_ms : last->second + min_interval_ms_;
+    int64_t due = entry.touched_at_ms + gather_ms_;
+    if (last != last_refresh_ms_.end()) due = std::max(due, last->second + min_interval_ms_);
     if (!next || due < *next) next = due;
   }
   return next;
@@ -50,6 +51,10 @@ std::vector<DueUser> Refresher::TakeDue(int64_t now_ms, size_t max, bool ignore_
       if (last != last_refresh_ms_.end() && now_ms - last->second < min_interval_ms_) continue;
     }
     candidates.push_back({entry.touched_at_ms, user});
+  }
+  if (!ignore_interval && gather_ms_ > 0 && candidates.size() < std::min(gather_users_, max)) {
+    const auto stalest = std::min_element(candidates.begin(), candidates.end());
+    if (stalest == candidates.end() || now_ms - stalest->touched_at_ms < gather_ms_) return {};
   }
   if (candidates.size() > max) {
     std::nth_element(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(max), candidates.end());

@@ -4,6 +4,8 @@
 #include <limits>
 
 #include <Eigen/Core>
+
+#include "small_batch_scores.h"
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -14,9 +16,9 @@ namespace {
 using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ColMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
-// Up to this many users the product is coefficient-based: packing a large
-// item block for a handful of users costs more than the arithmetic.
-constexpr size_t kLazyUsers = 8;
+// Up to this many users, SmallBatchScores: packing a large item block for a
+// GEMM costs more than a handful of users' arithmetic.
+constexpr size_t kSmallBatch = 16;
 // Scores of one block (users x items) kept within L2 while they are scanned.
 constexpr size_t kScoreBlockFloats = size_t{1} << 18;  // 1 MiB
 constexpr uint32_t kMaxItemBlock = 4096;
@@ -118,8 +120,9 @@ void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<c
   for (uint32_t begin = 0; begin < num_items; begin += block_items) {
     const uint32_t block = std::min(block_items, num_items - begin);
     Eigen::Map<const RowMajor> q(items.ItemMatrix() + size_t{begin} * static_cast<size_t>(dim), block, dim);
-    if (count > 1 && static_cast<size_t>(count) <= kLazyUsers) {
-      scores.noalias() = u.lazyProduct(q.transpose());
+    if (count > 1 && static_cast<size_t>(count) <= kSmallBatch) {
+      scores.resize(count, block);
+      SmallBatchScores(u.data(), static_cast<size_t>(count), q.data(), block, items.dim(), scores.data());
     } else {
       scores.noalias() = u * q.transpose();
     }

@@ -1,7 +1,10 @@
 // Producer and consumer against the embedded broker, over TCP, with static
 // assignment (group rebalances are in group_test.cc: they cost seconds).
 
+#include <time.h>
+
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "support/kafka_fixture.h"
@@ -353,6 +356,39 @@ TEST_CASE("Poll returns the records already fetched together; linger waits for m
       if (linger > 0ms) CHECK(sizes.size() == 1);
     }
   }
+}
+
+// CPU time of the calling thread.
+std::chrono::nanoseconds ThreadCpuTime() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+TEST_CASE("an idle Poll sleeps through its timeout rather than spinning", "[kafka]") {
+  // Bug: the wait left was rounded down to whole milliseconds, so the last
+  // millisecond of every timeout was a busy loop: a short-timeout poller
+  // (a tail of `recommendations`, the pipeline between batches) burnt about
+  // half a core while idle.
+  KafkaFixture kafka;
+  auto consumer = Consumer::Create({.config = kafka.ConsumerConfig()});
+  REQUIRE_RESULT_OK(consumer);
+  REQUIRE_OK(consumer->Assign({{"events", PartitionId(0)}}));
+  const auto wall_start = std::chrono::steady_clock::now();
+  const auto cpu_start = ThreadCpuTime();
+  for (int i = 0; i < 150; ++i) {
+    auto batch = consumer->Poll(100, 2ms);
+    REQUIRE_RESULT_OK(batch);
+    REQUIRE(batch->empty());
+  }
+  const auto cpu = ThreadCpuTime() - cpu_start;
+  const auto wall = std::chrono::steady_clock::now() - wall_start;
+  const double cpu_ms = std::chrono::duration<double, std::milli>(cpu).count();
+  const double wall_ms = std::chrono::duration<double, std::milli>(wall).count();
+  INFO("thread CPU " << cpu_ms << " ms over " << wall_ms << " ms");
+  // Spinning through one of every two milliseconds costs about half the
+  // wall time; sleeping costs a small fraction of it. (A ratio, not a time.)
+  CHECK(cpu < wall / 5);
 }
 
 }  // namespace

@@ -13,9 +13,9 @@ using online_learner::IsgdModel;
 using online_learner::IsgdOptions;
 
 // A model trained on random clicks: 30 users over `items` items.
-IsgdModel Trained(uint32_t items, uint64_t seed) {
+IsgdModel Trained(uint32_t items, uint64_t seed, int dim = 16) {
   IsgdOptions o;
-  o.dim = 16;
+  o.dim = dim;
   o.negatives = 4;
   IsgdModel model(o);
   for (uint32_t u = 0; u < 30; ++u) model.AddUser(UserIndex(u), Mix64(u));
@@ -48,11 +48,14 @@ std::vector<ScoredIndex> BruteForce(const IsgdModel& model, UserIndex user, uint
 
 TEST_CASE("batched top-N equals brute force, seen and unavailable excluded", "[serving]") {
   // More items than one GEMM block, so block boundaries are crossed.
-  IsgdModel model = Trained(5000, 3);
+  // A dim that is not a multiple of the 8 floats of a vector register too.
+  const int dim = GENERATE(16, 21);
+  IsgdModel model = Trained(5000, 3, dim);
   model.SetAvailable(ItemIndex(17), false);
-  // One user (matrix-vector), a few (coefficient-based product), many (GEMM).
-  const uint32_t batch = GENERATE(1u, 5u, 30u);
-  INFO("batch of " << batch);
+  // One user (matrix-vector), a few (SmallBatchScores, in tiles of 4 users
+  // plus a remainder of 1 to 3), many (GEMM).
+  const uint32_t batch = GENERATE(1u, 2u, 3u, 5u, 7u, 16u, 30u);
+  INFO("batch of " << batch << ", dim " << dim);
   std::vector<UserIndex> users;
   for (uint32_t u = 0; u < batch; ++u) users.emplace_back(u);
   const auto lists = TopN(model, users, 10);

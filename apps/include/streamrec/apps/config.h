@@ -36,6 +36,10 @@ struct ServingOptions {
   int top_n = 10;
   // A user's list is recomputed at most once per this interval. Default: 100 ms.
   int64_t min_refresh_ms = 100;
+  // How long a touched user's list may wait for other users to share its
+  // top-N round (each round reads the whole item matrix once), unless 16 are
+  // waiting already. Default: 5 ms.
+  int64_t refresh_gather_ms = 5;
   // Users whose lists one GEMM computes. Default: 256.
   int refresh_batch = 256;
   // Lists are computed on their own thread (true) or on the learner's,
@@ -65,6 +69,10 @@ struct PipelineOptions {
   // takes what is already fetched (lowest latency; under load batches fill
   // from what arrived while the previous one was processed).
   int64_t batch_linger_ms = 0;
+  // Least time between two commits of consumed offsets to Kafka. The store's
+  // offsets are the ones recovery uses; Kafka's serve lag tools and an
+  // instance taking over a crashed one's partitions. Default: 1 s.
+  int64_t commit_interval_ms = 1000;
   // Where a partition with no stored offset starts: earliest or latest.
   // Default: earliest, so a replayed log is consumed whole.
   std::string start = "earliest";

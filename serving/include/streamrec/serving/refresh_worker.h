@@ -47,6 +47,9 @@ struct RefreshWorkerOptions {
   // Users per top-N round (one blocked GEMM).
   size_t batch = 256;
   std::chrono::milliseconds min_interval{100};
+  // How long a touched user may wait for others to share its round (see
+  // Refresher). Default: 0, a round as soon as a user is due.
+  std::chrono::milliseconds gather{0};
   bool own_thread = true;
   PublisherOptions publisher;
   // Rank warm users by re-scoring the candidates of an HNSW index

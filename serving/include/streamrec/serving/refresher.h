@@ -6,6 +6,11 @@
 // first, so under load the users waiting longest go first and ingest never
 // waits on top-N.
 //
+// Gathering: every top-N round reads the whole item matrix once, whatever
+// the number of users in it, so a round for two users costs nearly what one
+// for sixteen does. Unless `gather_users` are due, a user waits up to
+// `gather` after its touch for others to join its round.
+//
 // Thread-safety: none; the pipeline thread owns it.
 
 #include <chrono>
@@ -34,7 +39,13 @@ struct DueUser {
 
 class Refresher {
  public:
-  explicit Refresher(std::chrono::milliseconds min_interval) : min_interval_ms_(min_interval.count()) {}
+  // Users whose round is compute-bound rather than one pass over the item
+  // matrix (SmallBatchScores at dim 64: 16 users cost ~3 passes' time).
+  static constexpr size_t kGatherUsers = 16;
+
+  explicit Refresher(std::chrono::milliseconds min_interval, std::chrono::milliseconds gather = {},
+                     size_t gather_users = kGatherUsers)
+      : min_interval_ms_(min_interval.count()), gather_ms_(gather.count()), gather_users_(gather_users) {}
 
   // The user's state changed at `touch.touched_at_ms` (wall clock) through
   // an event with time `touch.newest_event_ts_ms`, stored in batch
@@ -43,8 +54,10 @@ class Refresher {
   // The user is gone: never refresh them (until touched again).
   void Forget(UserIndex user);
   // Up to `max` users due at `now_ms`, the longest waiting first; they leave
-  // the queue and count as refreshed at `now_ms`. `ignore_interval` hands out
-  // users regardless of min_interval (at shutdown).
+  // the queue and count as refreshed at `now_ms`. None while fewer than
+  // min(gather_users, max) are due and the stalest was touched less than
+  // `gather` ago. `ignore_interval` hands out users regardless of
+  // min_interval and gather (at shutdown).
   std::vector<DueUser> TakeDue(int64_t now_ms, size_t max, bool ignore_interval = false);
   size_t waiting() const { return waiting_.size(); }
   // When the next waiting user becomes due (wall clock), if any waits.
@@ -52,6 +65,8 @@ class Refresher {
 
  private:
   int64_t min_interval_ms_;
+  int64_t gather_ms_;
+  size_t gather_users_;
   std::unordered_map<UserIndex, DueUser> waiting_;
   std::unordered_map<UserIndex, int64_t> last_refresh_ms_;
 };
