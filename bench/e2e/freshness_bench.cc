@@ -10,6 +10,11 @@
 // learner.cold_start_events events, so lists are personal, exact top-N over
 // the whole catalog), written to a template store, and each rate starts the
 // pipeline on a checkpoint of it with a fresh broker.
+//
+// Reference, same run and rate: a bare relay (Relay below) with the
+// pipeline's client settings that answers each event with a list-shaped
+// record at once: the floor that the two Kafka hops through the embedded
+// broker set on this machine, without learning, storing or ranking.
 
 #include <atomic>
 #include <mutex>
@@ -21,6 +26,7 @@
 #include "e2e/common.h"
 #include "e2e/phases.h"
 #include "model_store.h"
+#include "kafka_settings.h"
 #include "pipeline.h"
 #include "streamrec/online_learner/learner.h"
 #include "streamrec/base/thread_name.h"
@@ -171,18 +177,90 @@ class ListTail {
   Status error_;
 };
 
+// The reference a run is judged against: a bare relay with the pipeline's
+// client settings that answers each event with a list-shaped record at once
+// (consume, parse, produce): the two Kafka hops and nothing of ours between.
+class Relay {
+ public:
+  ~Relay() { Stop().PermitUncheckedError(); }
+
+  Status Start(const apps::Settings& settings) {
+    auto consumer_config = PipelineConsumerConfig(settings, "bench-relay");
+    if (!consumer_config.ok()) return consumer_config.status();
+    auto consumer = kafka::Consumer::Create({.config = std::move(*consumer_config)});
+    if (!consumer.ok()) return consumer.status();
+    STREAMREC_RETURN_IF_ERROR(consumer->Subscribe({settings.pipeline.events_topic}));
+    kafka::ProducerOptions producer_options;
+    STREAMREC_RETURN_IF_ERROR(apps::AddKafkaProperties(settings, apps::KafkaRole::kProducer, producer_options.config));
+    auto producer = kafka::Producer::Create(std::move(producer_options));
+    if (!producer.ok()) return producer.status();
+    consumer_.emplace(std::move(*consumer));
+    producer_.emplace(std::move(*producer));
+    thread_ = std::thread([this, settings] {
+      SetThreadName("bench-relay");
+      status_ = Loop(settings);
+    });
+    return Status::Ok();
+  }
+
+  Status Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    if (consumer_) consumer_->Close().PermitUncheckedError();
+    consumer_.reset();
+    return status_;
+  }
+
+ private:
+  Status Loop(const apps::Settings& settings) {
+    const auto batch = static_cast<size_t>(settings.pipeline.batch_max_events);
+    const milliseconds wait(settings.pipeline.batch_max_ms);
+    while (!stop_.load()) {
+      auto messages = consumer_->Poll(batch, wait);
+      if (!messages.ok()) return messages.status();
+      for (const auto& m : *messages) {
+        if (!m.value) continue;
+        const auto parsed = schemas::ParseEvent(*m.value);
+        const auto* event = std::get_if<schemas::Event>(&parsed);
+        if (event == nullptr) continue;
+        schemas::RecommendationList list;
+        list.user_id = event->user_id;
+        list.generated_at_ms = WallMs();
+        list.source_event_ts_ms = event->ts_ms;
+        list.model = "relay";
+        const std::string value = schemas::SerializeRecommendationList(list);
+        kafka::ProducerRecord record;
+        record.topic = settings.pipeline.recommendations_topic;
+        record.key = list.user_id;
+        record.value = value;
+        STREAMREC_RETURN_IF_ERROR(producer_->Produce(record));
+      }
+      producer_->Poll(milliseconds(0));
+    }
+    return producer_->Flush(milliseconds(5000));
+  }
+
+  std::optional<kafka::Consumer> consumer_;
+  std::optional<kafka::Producer> producer_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  Status status_;
+};
+
 struct Sent {
   uint32_t user;
   int64_t ts_ms;
   SteadyClock::time_point at;
 };
 
-Result<Json> RunOneRate(const std::vector<std::string>& sets,
-                        const SyntheticStream& stream, state::FeatureStore& template_store, double rate,
-                        double warmup_s, double measure_s) {
+// What turns events into lists in a run.
+enum class Subject { kPipeline, kRelay };
+
+Result<Json> RunOneRate(const std::vector<std::string>& sets, const SyntheticStream& stream,
+                        state::FeatureStore& template_store, double rate, double warmup_s, double measure_s,
+                        Subject subject) {
   TempDir dir("fresh");
   const std::string state_dir = dir.Sub("state");
-  STREAMREC_RETURN_IF_ERROR(template_store.Checkpoint(state_dir));
   auto broker = StartBroker({{"events", kEventPartitions}, {"items", 1}, {"recommendations", kListPartitions},
                              {"events.dlq", 1}});
   if (!broker.ok()) return broker.status();
@@ -191,16 +269,34 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets,
   if (!settings.ok()) return settings.status();
 
   const auto open_start = SteadyClock::now();
-  auto pipeline = apps::Pipeline::Open(*settings);
-  if (!pipeline.ok()) return pipeline.status();
+  std::unique_ptr<apps::Pipeline> pipeline;
+  Relay relay;
+  if (subject == Subject::kPipeline) {
+    STREAMREC_RETURN_IF_ERROR(template_store.Checkpoint(state_dir));
+    auto opened = apps::Pipeline::Open(*settings);
+    if (!opened.ok()) return opened.status();
+    pipeline = std::move(*opened);
+  } else {
+    STREAMREC_RETURN_IF_ERROR(relay.Start(*settings));
+  }
   const double open_s = SecondsSince(open_start);
   ListTail tail(bootstrap, settings->pipeline.recommendations_topic);
   STREAMREC_RETURN_IF_ERROR(tail.Start());
   Status run_status;
-  std::thread runner([&] {
-    SetThreadName("sr-pipeline");
-    run_status = (*pipeline)->Run(std::nullopt);
-  });
+  std::thread runner;
+  if (pipeline) {
+    runner = std::thread([&] {
+      SetThreadName("sr-pipeline");
+      run_status = pipeline->Run(std::nullopt);
+    });
+  }
+  // Stops whichever subject runs; its error, if it failed.
+  const auto stop_subject = [&]() -> Status {
+    if (!pipeline) return relay.Stop();
+    pipeline->Stop();
+    if (runner.joinable()) runner.join();
+    return run_status;
+  };
 
   kafka::ProducerOptions producer_options;
   STREAMREC_RETURN_IF_ERROR(producer_options.config.Set("bootstrap.servers", bootstrap));
@@ -239,21 +335,19 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets,
     STREAMREC_RETURN_IF_ERROR(tail.error());
   }
   if (!probed) {
-    (*pipeline)->Stop();
-    runner.join();
+    STREAMREC_RETURN_IF_ERROR(stop_subject());
     return Status::Unavailable("freshness: the probe event's list never arrived");
   }
   // serving.index=hnsw: the index is built a slice at a time while exact
   // lists are served; measure once it holds every item.
   const auto index_start = SteadyClock::now();
-  if (settings->serving.index == "hnsw") {
-    while (!(*pipeline)->Stats().index_ready && SteadyClock::now() < probe_deadline + std::chrono::seconds(300)) {
+  if (pipeline && settings->serving.index == "hnsw") {
+    while (!pipeline->Stats().index_ready && SteadyClock::now() < probe_deadline + std::chrono::seconds(300)) {
       std::this_thread::sleep_for(milliseconds(100));
       tail.Take();
     }
-    if (!(*pipeline)->Stats().index_ready) {
-      (*pipeline)->Stop();
-      runner.join();
+    if (!pipeline->Stats().index_ready) {
+      STREAMREC_RETURN_IF_ERROR(stop_subject());
       return Status::Unavailable("freshness: the approximate index was not ready within minutes");
     }
   }
@@ -325,13 +419,10 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets,
     if (covered_count == measured_end - first_measured || SteadyClock::now() > drain_deadline) break;
     std::this_thread::sleep_for(milliseconds(200));
   }
-  const apps::PipelineStats stats_before_stop = (*pipeline)->Stats();
+  const apps::PipelineStats stats_before_stop = pipeline ? pipeline->Stats() : apps::PipelineStats{};
   const ProcessMemory memory = ReadProcessMemory();
-  (*pipeline)->Stop();
-  runner.join();
+  STREAMREC_RETURN_IF_ERROR(stop_subject());
   tail.Stop();
-  STREAMREC_RETURN_IF_ERROR(run_status);
-  const DirUsage store = MeasureDir(state_dir);
 
   // The split of each latency (wall clocks, ms resolution): event ts ->
   // list computed (ingest, learn, store, wait for refresh, top-N) and list
@@ -346,6 +437,7 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets,
   }
   const size_t measured = measured_end - first_measured;
   Json out;
+  out["subject"] = subject == Subject::kPipeline ? "pipeline" : "relay";
   out["rate"] = rate;
   out["achieved_rate"] = achieved_rate;
   out["measured_events"] = measured;
@@ -358,6 +450,8 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets,
                                                                               measured_latencies.end())}};
   out["split_ms"] = {{"produce_to_computed", {{"p50", Percentile(to_computed, 50)}, {"p99", Percentile(to_computed, 99)}}},
                      {"computed_to_arrived", {{"p50", Percentile(to_arrived, 50)}, {"p99", Percentile(to_arrived, 99)}}}};
+  out["lists_received"] = all.size();
+  if (!pipeline) return out;
   out["pipeline"] = {{"open_seconds", open_s},
                      {"batches", stats_before_stop.batches},
                      {"events_applied", stats_before_stop.events_applied},
@@ -370,10 +464,9 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets,
                   {"approximate_lists", stats_before_stop.approximate_lists},
                   {"recall_checked_lists", stats_before_stop.index_recall_lists},
                   {"recall_at_n", stats_before_stop.index_recall}};
-  out["lists_received"] = all.size();
   out["rss_bytes"] = memory.rss;
   out["peak_rss_bytes"] = memory.peak;
-  out["store_bytes"] = store.allocated;
+  out["store_bytes"] = MeasureDir(state_dir).allocated;
   return out;
 }
 
@@ -409,17 +502,24 @@ Result<Json> RunFreshnessBench(const Flags& flags, const std::vector<std::string
   if (!template_store.ok()) return template_store.status();
   out["template"]["store_bytes"] = MeasureDir(settings->state.dir).allocated;
 
+  // Each rate: the pipeline, then the bare relay at the same rate on a fresh
+  // broker (the floor of the two Kafka hops on this machine, same run).
   Json runs = Json::array();
+  Json references = Json::array();
   for (double rate : *rates) {
-    Progress("freshness: {} events/s for {} s", rate, *seconds);
-    auto run = RunOneRate(sets, stream, **template_store, rate, *warmup, *seconds);
-    if (!run.ok()) return run.status().WithContext(fmt::format("freshness at {} events/s", rate));
-    Progress("freshness: {} events/s: p50 {:.1f} ms, p99 {:.1f} ms, refreshed {:.3f}", rate,
-             (*run)["latency_ms"]["p50"].get<double>(), (*run)["latency_ms"]["p99"].get<double>(),
-             (*run)["refreshed_share"].get<double>());
-    runs.push_back(*run);
+    for (const Subject subject : {Subject::kPipeline, Subject::kRelay}) {
+      const char* name = subject == Subject::kPipeline ? "pipeline" : "relay";
+      Progress("freshness: {} at {} events/s for {} s", name, rate, *seconds);
+      auto run = RunOneRate(sets, stream, **template_store, rate, *warmup, *seconds, subject);
+      if (!run.ok()) return run.status().WithContext(fmt::format("freshness ({}) at {} events/s", name, rate));
+      Progress("freshness: {} at {} events/s: p50 {:.1f} ms, p99 {:.1f} ms, refreshed {:.3f}", name, rate,
+               (*run)["latency_ms"]["p50"].get<double>(), (*run)["latency_ms"]["p99"].get<double>(),
+               (*run)["refreshed_share"].get<double>());
+      (subject == Subject::kPipeline ? runs : references).push_back(*run);
+    }
   }
   out["runs"] = runs;
+  out["relay_runs"] = references;
   out["bar"] = {{"rate", 1000}, {"p99_ms", 50}, {"refreshed_share", 1.0}};
   return out;
 }
