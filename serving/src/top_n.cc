@@ -1,12 +1,16 @@
 #include "streamrec/serving/top_n.h"
 
 #include <algorithm>
+#include <cassert>
 #include <limits>
 
 #include <Eigen/Core>
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+
+#include "streamrec/serving/approximate_index.h"
+#include "streamrec/serving/quantized_items.h"
 
 namespace streamrec::serving {
 namespace {
@@ -93,38 +97,80 @@ void ColdLists(const Items& items, std::span<const UserQuery> users, uint32_t n,
   }
 }
 
-// Personal lists for `warm` (positions in `users`), all at once.
+// A scorer fills, for a block of items and the batch's warm users, a
+// column-major score block without the bias: Column(j) holds item begin + j's
+// score for every user, contiguous, which the threshold pass below scans.
+
+// Exact scores: one float product per block.
 template <class Items>
+class GemmScorer {
+ public:
+  GemmScorer(const Items& items, std::span<const UserQuery> users, std::span<const size_t> warm)
+      : items_(items), u_(static_cast<Eigen::Index>(warm.size()), items.dim()) {
+    for (Eigen::Index k = 0; k < u_.rows(); ++k) {
+      const auto v = users[warm[static_cast<size_t>(k)]].vector;
+      std::copy(v.begin(), v.end(), u_.row(k).data());
+    }
+  }
+  void Score(uint32_t begin, uint32_t block) {
+    const Eigen::Index dim = u_.cols();
+    Eigen::Map<const RowMajor> q(items_.ItemMatrix() + size_t{begin} * static_cast<size_t>(dim), block, dim);
+    // Column-major scores: Eigen then packs the few user vectors and streams
+    // the item block, rather than packing the whole item block (the costlier
+    // operand).
+    if (u_.rows() > 1 && static_cast<size_t>(u_.rows()) <= kLazyUsers) {
+      scores_.noalias() = u_.lazyProduct(q.transpose());
+    } else {
+      scores_.noalias() = u_ * q.transpose();
+    }
+  }
+  const float* Column(uint32_t j) const { return scores_.col(j).data(); }
+
+ private:
+  const Items& items_;
+  RowMajor u_;
+  ColMajor scores_;
+};
+
+// serving.index=sq8's first stage: approximate scores from the snapshot's
+// int8 copy (quantized_items.h), the users quantized once per batch.
+class Int8Scorer {
+ public:
+  Int8Scorer(const ItemSnapshot& items, std::span<const UserQuery> users, std::span<const size_t> warm)
+      : items_(*items.quantized()), users_(items.dim(), warm.size()), kernel_(BestInt8Kernel()) {
+    for (size_t k = 0; k < warm.size(); ++k) users_.Set(k, users[warm[k]].vector);
+  }
+  void Score(uint32_t begin, uint32_t block) {
+    scores_.resize(size_t{block} * users_.padded_count());
+    Int8Scores(kernel_, users_, items_, begin, block, scores_.data(), users_.padded_count());
+  }
+  const float* Column(uint32_t j) const { return scores_.data() + size_t{j} * users_.padded_count(); }
+
+ private:
+  const QuantizedItems& items_;
+  QuantizedUsers users_;
+  Int8Kernel kernel_;
+  std::vector<float> scores_;
+};
+
+// The `n` best items by the Scorer's scores (plus bias) for `warm`
+// (positions in `users`), all at once.
+template <class Scorer, class Items>
 void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<const size_t> warm, uint32_t n,
                std::vector<UserList>& out) {
-  const auto dim = static_cast<Eigen::Index>(items.dim());
   const uint32_t num_items = items.NumItems();
-  const auto count = static_cast<Eigen::Index>(warm.size());
-  RowMajor u(count, dim);
-  for (Eigen::Index k = 0; k < count; ++k) {
-    const auto v = users[warm[static_cast<size_t>(k)]].vector;
-    std::copy(v.begin(), v.end(), u.row(k).data());
-  }
+  Scorer scorer(items, users, warm);
   std::vector<Selector> selectors(warm.size(), Selector(n));
   std::vector<float> threshold(warm.size(), -std::numeric_limits<float>::infinity());
   // The item block shrinks as the batch grows, so the score block stays in L2.
   const auto block_items =
       static_cast<uint32_t>(std::clamp<size_t>(kScoreBlockFloats / warm.size(), 256, kMaxItemBlock));
   const float* bias = items.ItemBias();
-  // Column-major scores: each item's scores for every user are contiguous.
-  // Eigen then packs the few user vectors and streams the item block,
-  // rather than packing the whole item block (the costlier operand).
-  ColMajor scores;
   for (uint32_t begin = 0; begin < num_items; begin += block_items) {
     const uint32_t block = std::min(block_items, num_items - begin);
-    Eigen::Map<const RowMajor> q(items.ItemMatrix() + size_t{begin} * static_cast<size_t>(dim), block, dim);
-    if (count > 1 && static_cast<size_t>(count) <= kLazyUsers) {
-      scores.noalias() = u.lazyProduct(q.transpose());
-    } else {
-      scores.noalias() = u * q.transpose();
-    }
+    scorer.Score(begin, block);
     for (uint32_t j = 0; j < block; ++j) {
-      const float* col = scores.col(j).data();
+      const float* col = scorer.Column(j);
       const float b = bias[begin + j];
       const uint32_t i = begin + j;
       // Only about n ln(items / n) items per user beat its threshold, but
@@ -155,8 +201,9 @@ void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<c
   for (size_t k = 0; k < warm.size(); ++k) out[warm[k]].items = selectors[k].Take();
 }
 
-template <class Items>
-std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> users, uint32_t n) {
+// Cold users get `n` popular items, warm ones the `select` best by Scorer.
+template <class Scorer, class Items>
+std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> users, uint32_t n, uint32_t select) {
   std::vector<UserList> out(users.size());
   for (size_t k = 0; k < users.size(); ++k) out[k].user = users[k].user;
   if (n == 0) return out;
@@ -165,7 +212,7 @@ std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> us
   for (size_t k = 0; k < users.size(); ++k) {
     if (!users[k].cold) warm.push_back(k);
     if (warm.size() == kUserBlock || (k + 1 == users.size() && !warm.empty())) {
-      WarmLists(items, users, warm, n, out);
+      WarmLists<Scorer>(items, users, warm, select, out);
       warm.clear();
     }
   }
@@ -186,11 +233,28 @@ std::vector<UserList> TopN(const online_learner::IsgdModel& model, std::span<con
     q.vector = {vectors.data() + k * dim, dim};
     if (!q.cold) model.EffectiveUserVector(users[k], {vectors.data() + k * dim, dim});
   }
-  return TopNOver(model, queries, n);
+  return TopNOver<GemmScorer<online_learner::IsgdModel>>(model, queries, n, n);
 }
 
 std::vector<UserList> TopN(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n) {
-  return TopNOver(items, users, n);
+  return TopNOver<GemmScorer<ItemSnapshot>>(items, users, n, n);
+}
+
+std::vector<UserList> TopNQuantized(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n,
+                                    uint32_t candidates) {
+  assert(items.quantized() != nullptr);
+  if (items.quantized() == nullptr) return TopN(items, users, n);
+  std::vector<UserList> out = TopNOver<Int8Scorer>(items, users, n, std::max(n, candidates));
+  const ItemVectors vectors{items.ItemMatrix(), items.ItemBias(), items.NumItems(), items.dim()};
+  std::vector<uint32_t> shortlist;
+  for (size_t k = 0; k < users.size(); ++k) {
+    if (users[k].cold) continue;
+    // The candidates are already without seen and unavailable items.
+    shortlist.clear();
+    for (const ScoredIndex& s : out[k].items) shortlist.push_back(s.item.value());
+    out[k].items = RescoreTopN(vectors, users[k].vector, shortlist, n);
+  }
+  return out;
 }
 
 std::vector<ScoredIndex> PopularItems(const online_learner::IsgdModel& model, uint32_t n) {
