@@ -19,68 +19,119 @@ int PaddedDim(int dim) { return (dim + kDimGroup - 1) / kDimGroup * kDimGroup; }
 constexpr uint32_t kItemChunk = 8;
 
 void ScoresPortable(const QuantizedUsers& users, const QuantizedItems& items, uint32_t begin, uint32_t count,
-                    float* out, size_t ld) {
-  const int groups = items.padded_dim() / kDimGroup;
-  const size_t tiles = users.padded_count() / kUserTile;
+                    float* out, size_t ld, const Int8Filter* filter) {
+  const auto dim = static_cast<size_t>(items.padded_dim());
+  const size_t padded_users = users.padded_count();
+  // Signed codes in int16 rows (users from their tiles, less the +128): each
+  // score is then the plain multiply-add loop compilers vectorise (vpmaddwd).
+  std::vector<int16_t> x(padded_users * dim);
+  for (size_t u = 0; u < padded_users; ++u) {
+    const uint8_t* tile = users.TileCodes(u / kUserTile);
+    for (size_t d = 0; d < dim; ++d) {
+      x[u * dim + d] = static_cast<int16_t>(
+          tile[(d / kDimGroup * kUserTile + u % kUserTile) * kDimGroup + d % kDimGroup] - 128);
+    }
+  }
+  std::vector<int16_t> c(dim);
   for (uint32_t j = 0; j < count; ++j) {
     const uint32_t i = begin + j;
-    const int8_t* row = items.Codes(i);
-    const int32_t offset = 128 * items.CodeSum(i);
+    std::copy(items.Codes(i), items.Codes(i) + dim, c.begin());
     const float item_scale = items.Scale(i);
-    for (size_t t = 0; t < tiles; ++t) {
-      const uint8_t* tile = users.TileCodes(t);
-      int32_t acc[kUserTile] = {};
-      for (int g = 0; g < groups; ++g) {
-        for (int r = 0; r < kDimGroup; ++r) {
-          const auto c = static_cast<int16_t>(row[g * kDimGroup + r]);
-          const uint8_t* x = tile + static_cast<size_t>(g) * kUserTile * kDimGroup + static_cast<size_t>(r);
-          for (size_t lane = 0; lane < kUserTile; ++lane) {
-            acc[lane] += static_cast<int16_t>(x[lane * kDimGroup]) * c;
-          }
-        }
-      }
-      const float* user_scale = users.scales() + t * kUserTile;
-      float* col = out + size_t{j} * ld + t * kUserTile;
+    float* col = out + size_t{j} * ld;
+    for (size_t u = 0; u < padded_users; ++u) {
+      const int16_t* xu = x.data() + u * dim;
+      int32_t dot = 0;
+      for (size_t d = 0; d < dim; ++d) dot += xu[d] * c[d];
+      col[u] = static_cast<float>(dot) * (users.scales()[u] * item_scale);
+    }
+    if (filter == nullptr) continue;
+    for (size_t t = 0; t < padded_users / kUserTile; ++t) {
+      unsigned mask = 0;
       for (size_t lane = 0; lane < kUserTile; ++lane) {
-        col[lane] = static_cast<float>(acc[lane] - offset) * (user_scale[lane] * item_scale);
+        const size_t u = t * kUserTile + lane;
+        if (col[u] + filter->bias[j] >= filter->threshold[u]) mask |= 1U << lane;
       }
+      if (mask != 0) filter->hits->push_back({j, static_cast<uint16_t>(t), static_cast<uint16_t>(mask)});
     }
   }
 }
 
 #if defined(__x86_64__)
+// One item's 4 codes of group g, in every lane.
+__attribute__((target("avx512f"))) inline __m512i Broadcast4(const int8_t* row, int g) {
+  int32_t four;
+  std::memcpy(&four, row + g * kDimGroup, sizeof four);
+  return _mm512_set1_epi32(four);
+}
+
+// One item's scores for one tile from its accumulated dots (less the +128
+// offset, scaled), stored at `col`; with a threshold, the users whose score
+// plus `bias` reaches theirs.
+__attribute__((target("avx512f"), always_inline)) inline uint16_t Finish(__m512i acc, const QuantizedItems& items,
+                                                                         uint32_t i, __m512 user_scale, float* col,
+                                                                         float bias, const float* threshold) {
+  const __m512i dot = _mm512_sub_epi32(acc, _mm512_set1_epi32(128 * items.CodeSum(i)));
+  const __m512 scale = _mm512_mul_ps(user_scale, _mm512_set1_ps(items.Scale(i)));
+  // The all-lanes masked form: GCC 12 warns about the plain one's
+  // _mm512_undefined_ps (its bug 105593).
+  const __m512 score = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, dot), scale);
+  _mm512_storeu_ps(col, score);
+  if (threshold == nullptr) return 0;
+  return static_cast<uint16_t>(
+      _mm512_cmp_ps_mask(_mm512_add_ps(score, _mm512_set1_ps(bias)), _mm512_loadu_ps(threshold), _CMP_GE_OQ));
+}
+
 __attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const QuantizedUsers& users,
                                                                     const QuantizedItems& items, uint32_t begin,
-                                                                    uint32_t count, float* out, size_t ld) {
+                                                                    uint32_t count, float* out, size_t ld,
+                                                                    const Int8Filter* filter) {
   const int groups = items.padded_dim() / kDimGroup;
   const size_t tiles = users.padded_count() / kUserTile;
+  std::vector<uint16_t> masks(kItemChunk * tiles);
   for (uint32_t j0 = 0; j0 < count; j0 += kItemChunk) {
     const uint32_t chunk = std::min(kItemChunk, count - j0);
-    // A short last chunk repeats its last row, so the unrolled loop stays
-    // within the block; those sums are not stored.
+    // A short last chunk repeats its last item: the unrolled code stays
+    // within the block, and the repeats store the same scores again.
+    uint32_t at[kItemChunk];
     const int8_t* rows[kItemChunk];
-    for (uint32_t c = 0; c < kItemChunk; ++c) rows[c] = items.Codes(begin + j0 + std::min(c, chunk - 1));
+    for (uint32_t c = 0; c < kItemChunk; ++c) {
+      at[c] = j0 + std::min(c, chunk - 1);
+      rows[c] = items.Codes(begin + at[c]);
+    }
+    unsigned any = 0;
     for (size_t t = 0; t < tiles; ++t) {
       const uint8_t* tile = users.TileCodes(t);
-      __m512i acc[kItemChunk];
-      for (__m512i& a : acc) a = _mm512_setzero_si512();
+      // Named accumulators: with an array GCC 12 copies each through a
+      // scratch register around every vpdpbusd (and spills one).
+      __m512i a0 = _mm512_setzero_si512();
+      __m512i a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
       for (int g = 0; g < groups; ++g) {
         const __m512i x = _mm512_loadu_si512(tile + static_cast<size_t>(g) * kUserTile * kDimGroup);
-        for (uint32_t c = 0; c < kItemChunk; ++c) {
-          int32_t codes;
-          std::memcpy(&codes, rows[c] + g * kDimGroup, sizeof codes);
-          acc[c] = _mm512_dpbusd_epi32(acc[c], x, _mm512_set1_epi32(codes));
-        }
+        a0 = _mm512_dpbusd_epi32(a0, x, Broadcast4(rows[0], g));
+        a1 = _mm512_dpbusd_epi32(a1, x, Broadcast4(rows[1], g));
+        a2 = _mm512_dpbusd_epi32(a2, x, Broadcast4(rows[2], g));
+        a3 = _mm512_dpbusd_epi32(a3, x, Broadcast4(rows[3], g));
+        a4 = _mm512_dpbusd_epi32(a4, x, Broadcast4(rows[4], g));
+        a5 = _mm512_dpbusd_epi32(a5, x, Broadcast4(rows[5], g));
+        a6 = _mm512_dpbusd_epi32(a6, x, Broadcast4(rows[6], g));
+        a7 = _mm512_dpbusd_epi32(a7, x, Broadcast4(rows[7], g));
       }
       const __m512 user_scale = _mm512_loadu_ps(users.scales() + t * kUserTile);
-      for (uint32_t c = 0; c < chunk; ++c) {
-        const uint32_t i = begin + j0 + c;
-        const __m512i dot = _mm512_sub_epi32(acc[c], _mm512_set1_epi32(128 * items.CodeSum(i)));
-        const __m512 scale = _mm512_mul_ps(user_scale, _mm512_set1_ps(items.Scale(i)));
-        // The all-lanes masked form: GCC 12 warns about the plain one's
-        // _mm512_undefined_ps (its bug 105593).
-        const __m512 as_float = _mm512_maskz_cvtepi32_ps(0xFFFF, dot);
-        _mm512_storeu_ps(out + size_t{j0 + c} * ld + t * kUserTile, _mm512_mul_ps(as_float, scale));
+      const float* threshold = filter != nullptr ? filter->threshold + t * kUserTile : nullptr;
+      const __m512i acc[kItemChunk] = {a0, a1, a2, a3, a4, a5, a6, a7};
+#pragma GCC unroll 8
+      for (uint32_t c = 0; c < kItemChunk; ++c) {
+        masks[c * tiles + t] = Finish(acc[c], items, begin + at[c], user_scale, out + size_t{at[c]} * ld + t * kUserTile,
+                                      filter != nullptr ? filter->bias[at[c]] : 0.f, threshold);
+        any |= masks[c * tiles + t];
+      }
+    }
+    if (any == 0) continue;
+    // Computed tile by tile; hits are promised item by item.
+    for (uint32_t c = 0; c < chunk; ++c) {
+      for (size_t t = 0; t < tiles; ++t) {
+        const uint16_t mask = masks[c * tiles + t];
+        if (mask != 0) filter->hits->push_back({j0 + c, static_cast<uint16_t>(t), mask});
       }
     }
   }
@@ -162,17 +213,18 @@ Int8Kernel BestInt8Kernel() {
 }
 
 void Int8Scores(Int8Kernel kernel, const QuantizedUsers& users, const QuantizedItems& items, uint32_t begin,
-                uint32_t count, float* out, size_t ld) {
+                uint32_t count, float* out, size_t ld, const Int8Filter* filter) {
   assert(users.padded_dim() == items.padded_dim() && ld >= users.padded_count());
+  assert(users.padded_count() / kUserTile <= 0x10000);
   assert(size_t{begin} + count <= items.NumItems());
   if (count == 0) return;
 #if defined(__x86_64__)
   if (kernel == Int8Kernel::kAvx512Vnni && Int8KernelSupported(kernel)) {
-    ScoresAvx512Vnni(users, items, begin, count, out, ld);
+    ScoresAvx512Vnni(users, items, begin, count, out, ld, filter);
     return;
   }
 #endif
-  ScoresPortable(users, items, begin, count, out, ld);
+  ScoresPortable(users, items, begin, count, out, ld, filter);
 }
 
 }  // namespace streamrec::serving

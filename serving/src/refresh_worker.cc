@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "streamrec/base/logging.h"
+#include "streamrec/serving/quantized_items.h"
 #include "streamrec/serving/top_n.h"
 
 namespace streamrec::serving {
@@ -340,6 +341,14 @@ RefreshWorker::~RefreshWorker() {
 Result<std::unique_ptr<RefreshWorker>> RefreshWorker::Create(RefreshWorkerOptions options, ListObserver observer) {
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->observer = std::move(observer);
+  if (impl->options.ranking == Ranking::kSq8) {
+    if (BestInt8Kernel() == Int8Kernel::kAvx512Vnni) {
+      Logger(kLogServing)->info("serving.index=sq8: int8 first stage on AVX-512 VNNI");
+    } else {
+      Logger(kLogServing)->warn("serving.index=sq8 on a CPU without AVX-512 VNNI: the portable int8 kernel is "
+                                "about as slow as exact scoring");
+    }
+  }
   auto publisher = Publisher::Create(impl->options.publisher);
   if (!publisher.ok()) return publisher.status();
   impl->publisher = std::move(*publisher);

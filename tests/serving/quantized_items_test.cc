@@ -1,8 +1,10 @@
 // The int8 copy of serving.index=sq8: quantization error, and every kernel
 // giving the same integer dot products.
 
+#include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include <catch2/catch.hpp>
@@ -136,14 +138,38 @@ TEST_CASE("sq8: the VNNI kernel gives the portable kernel's dot products", "[ser
   for (size_t k = 0; k < users; ++k) {
     quantized.Set(k, k == 0 ? std::vector<float>(static_cast<size_t>(dim), 0.f) : RandomRow(rng, dim, 1.f));
   }
+  // With a filter: the same hits too. Each user's threshold is its score of
+  // the block's first item (bias 0 there), so every user has a hit; +inf
+  // for the padding users.
   Int8Scores(Int8Kernel::kPortable, quantized, items, begin, count, portable.data(), ld);
-  Int8Scores(Int8Kernel::kAvx512Vnni, quantized, items, begin, count, vnni.data(), ld);
+  std::vector<float> bias(count);
+  for (float& b : bias) b = RandomRow(rng, 1, 0.5f)[0];
+  bias[0] = 0.f;
+  std::vector<float> threshold(ld, std::numeric_limits<float>::infinity());
+  for (size_t k = 0; k < users; ++k) threshold[k] = portable[k];
+  std::vector<Int8Hit> portable_hits;
+  std::vector<Int8Hit> vnni_hits;
+  const Int8Filter portable_filter{bias.data(), threshold.data(), &portable_hits};
+  const Int8Filter vnni_filter{bias.data(), threshold.data(), &vnni_hits};
+  Int8Scores(Int8Kernel::kPortable, quantized, items, begin, count, portable.data(), ld, &portable_filter);
+  Int8Scores(Int8Kernel::kAvx512Vnni, quantized, items, begin, count, vnni.data(), ld, &vnni_filter);
   for (uint32_t j = 0; j < count; ++j) {
     CHECK(portable[j * ld] == 0.f);  // the zero user
     for (size_t k = 0; k < users; ++k) {
       REQUIRE(std::memcmp(&vnni[j * ld + k], &portable[j * ld + k], sizeof(float)) == 0);
     }
   }
+  CHECK_FALSE(portable_hits.empty());
+  CHECK(vnni_hits == portable_hits);
+  // Every hit is a score at or above its user's threshold, and every such
+  // score is in a hit.
+  size_t reached = 0;
+  for (uint32_t j = 0; j < count; ++j) {
+    for (size_t k = 0; k < users; ++k) reached += portable[j * ld + k] + bias[j] >= threshold[k] ? 1 : 0;
+  }
+  size_t hit_bits = 0;
+  for (const Int8Hit& h : portable_hits) hit_bits += static_cast<size_t>(std::popcount(h.users));
+  CHECK(hit_bits == reached);
 }
 
 }  // namespace

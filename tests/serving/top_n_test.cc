@@ -282,6 +282,20 @@ TEST_CASE("sq8 top-N: zero vectors, a huge-bias item, more wanted than there are
   CHECK(lists[0].items[0].item == ItemIndex(0));
 }
 
+// Equal scores (zero rows, no bias) are ranked by the lower index, exact
+// and sq8 alike.
+TEST_CASE("top-N: equal scores come by lower index", "[serving]") {
+  ItemSnapshot snapshot(8, /*quantized=*/true);
+  for (uint32_t i = 0; i < 5000; ++i) snapshot.Apply({ItemIndex(i), "", 0.f, 1, i != 3, std::vector<float>(8, 0.f)});
+  Sq8Users users;
+  for (int u = 0; u < 20; ++u) users.Add(std::vector<float>(8, 0.5f + static_cast<float>(u)), {5});
+  std::vector<ScoredIndex> expected;
+  for (uint32_t i : {0u, 1u, 2u, 4u, 6u, 7u, 8u, 9u, 10u, 11u}) expected.push_back({ItemIndex(i), 0.f});
+  for (const auto& lists : {TopN(snapshot, users.queries, 10), TopNQuantized(snapshot, users.queries, 10, 100)}) {
+    for (const UserList& list : lists) CHECK(list.items == expected);
+  }
+}
+
 // The int8 copy is quantized again as each row is applied: an item moved to
 // dominate every user is found at once, and dropped once moved back.
 TEST_CASE("sq8 top-N: after Apply of a changed row the quantized copy follows", "[serving]") {

@@ -98,12 +98,32 @@ bool Int8KernelSupported(Int8Kernel kernel);
 // The fastest supported kernel.
 Int8Kernel BestInt8Kernel();
 
+// Where a block's scores reach the users' thresholds: item `item` of the
+// block (counted from its begin), and one bit per user of tile `tile`.
+struct Int8Hit {
+  uint32_t item = 0;
+  uint16_t tile = 0;
+  uint16_t users = 0;
+  bool operator==(const Int8Hit&) const = default;
+};
+
+// What Int8Scores also reports, so top-N need not scan the whole score block
+// for the few scores that can enter a list (the compare costs next to
+// nothing in the kernel, in registers).
+struct Int8Filter {
+  const float* bias = nullptr;       // `count` values, item begin's first
+  const float* threshold = nullptr;  // users.padded_count() values (+inf for padding)
+  std::vector<Int8Hit>* hits = nullptr;  // appended to, item by item
+};
+
 // Approximate scores of items [begin, begin + count) for every (padded) user:
 // out[j * ld + u] = float(dot_j,u) * (user_scale[u] * item_scale[begin + j]),
-// where dot is the exact integer dot product of the codes. Every kernel gives
-// the same integer dots and bitwise the same floats. Requires
+// where dot is the exact integer dot product of the codes. With `filter`,
+// also appends a hit for every item and tile where some user's
+// out[j * ld + u] + bias[j] >= threshold[u]. Every kernel gives the same
+// integer dots, bitwise the same floats and the same hits. Requires
 // users.padded_dim() == items.padded_dim(), ld >= users.padded_count().
 void Int8Scores(Int8Kernel kernel, const QuantizedUsers& users, const QuantizedItems& items, uint32_t begin,
-                uint32_t count, float* out, size_t ld);
+                uint32_t count, float* out, size_t ld, const Int8Filter* filter = nullptr);
 
 }  // namespace streamrec::serving
