@@ -173,6 +173,14 @@ struct ClusteredWorld {
       w.Touch(std::move(d));
     }
   }
+  // An inline worker of `ranking` holding the items, every user touched.
+  std::unique_ptr<RefreshWorker> Start(const testing::KafkaFixture& kafka, RefreshWorkerOptions::Ranking ranking) {
+    auto worker = RefreshWorker::Create(Options(kafka, ranking));
+    REQUIRE_RESULT_OK(worker);
+    (*worker)->UpdateItems(Items());
+    TouchAll(**worker, 1);
+    return std::move(*worker);
+  }
   // Seen items stay out of every published list.
   static void CheckSeenLeftOut(const std::vector<Record>& records) {
     for (const Record& r : records) {
@@ -191,11 +199,8 @@ struct ClusteredWorld {
 TEST_CASE("refresh worker: approximate lists once the index is built, recall measured", "[serving]") {
   testing::KafkaFixture kafka;
   ClusteredWorld world;
-  auto worker = RefreshWorker::Create(ClusteredWorld::Options(kafka, RefreshWorkerOptions::Ranking::kHnsw));
-  REQUIRE_RESULT_OK(worker);
-  RefreshWorker& w = **worker;
-  w.UpdateItems(world.Items());
-  world.TouchAll(w, 1);
+  const auto worker = world.Start(kafka, RefreshWorkerOptions::Ranking::kHnsw);
+  RefreshWorker& w = *worker;
   REQUIRE_OK(w.RunInline());  // the first slice only: these lists are exact
   CHECK_FALSE(w.counters().index_ready);
   CHECK(w.counters().approximate_lists == 0);
@@ -223,12 +228,9 @@ TEST_CASE("refresh worker: approximate lists once the index is built, recall mea
 TEST_CASE("refresh worker: sq8 lists are approximate from the start, recall measured", "[serving]") {
   testing::KafkaFixture kafka;
   ClusteredWorld world;
-  auto worker = RefreshWorker::Create(ClusteredWorld::Options(kafka, RefreshWorkerOptions::Ranking::kSq8));
-  REQUIRE_RESULT_OK(worker);
-  RefreshWorker& w = **worker;
+  const auto worker = world.Start(kafka, RefreshWorkerOptions::Ranking::kSq8);
+  RefreshWorker& w = *worker;
   CHECK(w.counters().index_ready);
-  w.UpdateItems(world.Items());
-  world.TouchAll(w, 1);
   DueUser cold = Warm(99, 1);
   cold.cold = true;
   cold.vector.clear();

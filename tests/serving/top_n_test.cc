@@ -97,30 +97,47 @@ TEST_CASE("a list is shorter when few items remain", "[serving]") {
   CHECK(lists[0].items.size() <= 3);
 }
 
+// The refresher's copy of the model's items, filled in reverse so that it
+// grows from its last row first.
+ItemSnapshot SnapshotOf(const IsgdModel& model, bool quantized) {
+  ItemSnapshot snapshot(model.dim(), quantized);
+  for (uint32_t i = model.NumItems(); i-- > 0;) {
+    const auto row = model.ExportItem(ItemIndex(i));
+    snapshot.Apply({ItemIndex(i), "i" + std::to_string(i), row.bias, row.count, row.available, row.factors});
+  }
+  return snapshot;
+}
+
+// Users 0..30's queries, taken from the model as the pipeline takes them.
+struct ModelQueries {
+  std::vector<UserIndex> users;
+  std::vector<std::vector<float>> vectors;
+  std::vector<UserQuery> queries;
+
+  explicit ModelQueries(const IsgdModel& model) {
+    for (uint32_t u = 0; u <= 30; ++u) users.emplace_back(u);
+    vectors.assign(users.size(), std::vector<float>(static_cast<size_t>(model.dim())));
+    for (size_t k = 0; k < users.size(); ++k) {
+      const bool cold = model.IsCold(users[k]);
+      if (!cold) model.EffectiveUserVector(users[k], vectors[k]);
+      queries.push_back({users[k], cold, vectors[k], model.SeenItems(users[k])});
+    }
+  }
+};
+
 // The refresher's copy of the items, filled from the model's rows, with the
 // users' queries taken from the model: the same lists as on the model.
 TEST_CASE("top-N on an item snapshot equals top-N on the model", "[serving]") {
   IsgdModel model = Trained(3000, 11);
   model.SetAvailable(ItemIndex(5), false);
   model.AddUser(UserIndex(30), Mix64(30));  // cold
-  ItemSnapshot snapshot(model.dim());
-  // In reverse, so the snapshot grows from its last row first.
-  for (uint32_t i = model.NumItems(); i-- > 0;) {
-    const auto row = model.ExportItem(ItemIndex(i));
-    snapshot.Apply({ItemIndex(i), "i" + std::to_string(i), row.bias, row.count, row.available, row.factors});
-  }
+  const ItemSnapshot snapshot = SnapshotOf(model, /*quantized=*/false);
   REQUIRE(snapshot.NumItems() == model.NumItems());
   CHECK(snapshot.Name(ItemIndex(7)) == "i7");
 
-  std::vector<UserIndex> users;
-  for (uint32_t u = 0; u <= 30; ++u) users.emplace_back(u);
-  std::vector<std::vector<float>> vectors(users.size(), std::vector<float>(static_cast<size_t>(model.dim())));
-  std::vector<UserQuery> queries;
-  for (size_t k = 0; k < users.size(); ++k) {
-    const bool cold = model.IsCold(users[k]);
-    if (!cold) model.EffectiveUserVector(users[k], vectors[k]);
-    queries.push_back({users[k], cold, vectors[k], model.SeenItems(users[k])});
-  }
+  const ModelQueries q(model);
+  const std::vector<UserIndex>& users = q.users;
+  const std::vector<UserQuery>& queries = q.queries;
   const auto on_model = TopN(model, users, 10);
   const auto on_snapshot = TopN(snapshot, queries, 10);
   REQUIRE(on_snapshot.size() == on_model.size());
@@ -224,20 +241,10 @@ TEST_CASE("sq8 top-N: seen and unavailable items left out, cold users get popula
   IsgdModel model = Trained(5000, 3);
   model.SetAvailable(ItemIndex(17), false);
   model.AddUser(UserIndex(30), Mix64(30));  // cold
-  ItemSnapshot snapshot(model.dim(), /*quantized=*/true);
-  for (uint32_t i = 0; i < model.NumItems(); ++i) {
-    const auto row = model.ExportItem(ItemIndex(i));
-    snapshot.Apply({ItemIndex(i), "i" + std::to_string(i), row.bias, row.count, row.available, row.factors});
-  }
-  std::vector<UserIndex> users;
-  for (uint32_t u = 0; u <= 30; ++u) users.emplace_back(u);
-  std::vector<std::vector<float>> vectors(users.size(), std::vector<float>(static_cast<size_t>(model.dim())));
-  std::vector<UserQuery> queries;
-  for (size_t k = 0; k < users.size(); ++k) {
-    const bool cold = model.IsCold(users[k]);
-    if (!cold) model.EffectiveUserVector(users[k], vectors[k]);
-    queries.push_back({users[k], cold, vectors[k], model.SeenItems(users[k])});
-  }
+  const ItemSnapshot snapshot = SnapshotOf(model, /*quantized=*/true);
+  const ModelQueries q(model);
+  const std::vector<UserIndex>& users = q.users;
+  const std::vector<UserQuery>& queries = q.queries;
   const auto exact = TopN(snapshot, queries, 10);
   const auto sq8 = TopNQuantized(snapshot, queries, 10, 100);
   REQUIRE(sq8.back().cold);
