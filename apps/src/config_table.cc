@@ -125,19 +125,21 @@ std::vector<ConfigKey> BuildTable() {
       {"serving.refresh_batch", T::kInt, 1, 65536, {},
        STREAMREC_FIELD(serving.refresh_batch),
        "Users whose lists one GEMM computes."},
-      {"serving.index", T::kString, 0, 0, {"exact", "hnsw"},
+      {"serving.index", T::kString, 0, 0, {"exact", "hnsw", "sq8"},
        STREAMREC_FIELD(serving.index),
-       "How warm users' lists are ranked: score every item, or re-score the candidates of an approximate HNSW "
-       "index (built in the background; exact lists until it is ready)."},
+       "How warm users' lists are ranked: score every item (exact); re-score the candidates of an approximate HNSW "
+       "index (hnsw: built in the background, exact lists until it is ready); or re-score the best candidates by "
+       "int8 scores over every item (sq8: a quantized copy that follows each changed row, approximate from the "
+       "start)."},
       {"serving.index_candidates", T::kInt, 1, 100000, {},
        STREAMREC_FIELD(serving.index_candidates),
-       "With serving.index=hnsw: candidates re-scored exactly per list (more: better recall, slower)."},
+       "With serving.index=hnsw or sq8: candidates re-scored exactly per list (more: better recall, slower)."},
       {"serving.index_ef", T::kInt, 1, 100000, {},
        STREAMREC_FIELD(serving.index_ef),
        "With serving.index=hnsw: search breadth (hnswlib's ef; more: better recall, slower)."},
       {"serving.index_recall_every", T::kInt, 0, 1000000, {},
        STREAMREC_FIELD(serving.index_recall_every),
-       "With serving.index=hnsw: one list in this many is also computed exactly to measure recall@N "
+       "With serving.index=hnsw or sq8: one list in this many is also computed exactly to measure recall@N "
        "(streamrec_index_recall); 0 = never."},
       {"serving.refresh_thread", T::kBool, 0, 0, {},
        STREAMREC_FIELD(serving.refresh_thread),

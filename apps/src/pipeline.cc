@@ -292,7 +292,10 @@ Status Pipeline::Impl::StartWorker(const std::function<void(const schemas::Recom
   options.min_interval = std::chrono::milliseconds(settings.serving.min_refresh_ms);
   options.gather = std::chrono::milliseconds(settings.serving.refresh_gather_ms);
   options.own_thread = settings.serving.refresh_thread;
-  options.approximate = settings.serving.index == "hnsw";
+  using Ranking = serving::RefreshWorkerOptions::Ranking;
+  options.ranking = settings.serving.index == "hnsw"  ? Ranking::kHnsw
+                    : settings.serving.index == "sq8" ? Ranking::kSq8
+                                                      : Ranking::kExact;
   options.index.candidates = settings.serving.index_candidates;
   options.index.ef_search = settings.serving.index_ef;
   options.recall_every = static_cast<uint32_t>(settings.serving.index_recall_every);

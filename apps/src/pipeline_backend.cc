@@ -98,7 +98,7 @@ PipelineBackend::PipelineBackend(const HttpOptions& options, std::string state_d
       items_(registry_.AddGauge("streamrec_items", "Items in the model.")),
       refresh_backlog_(registry_.AddGauge("streamrec_refresh_backlog_users", "Users whose lists wait for a refresh.")),
       index_recall_(registry_.AddGauge("streamrec_index_recall",
-                                       "serving.index=hnsw: recall@N of approximate lists against exact ones, "
+                                       "serving.index=hnsw or sq8: recall@N of approximate lists against exact ones, "
                                        "over the lists checked (serving.index_recall_every).")),
       users_expired_(registry_.AddCounter("streamrec_users_expired_total",
                                           "Users removed after learner.user_ttl of inactivity (stream time).")),

@@ -37,12 +37,12 @@
 #include <tuple>
 #include <vector>
 
+#include "micro/models.h"
 #include "streamrec/serving/approximate_index.h"
 
 namespace streamrec::bench {
 namespace {
 
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Space = serving::ApproximateIndexOptions::Space;
 
 constexpr uint32_t kItems = 100000;
@@ -50,60 +50,6 @@ constexpr uint32_t kTop = 10;
 constexpr size_t kCandidates = 100;
 constexpr int kRecallUsers = 500;
 constexpr int kItemsPerEvent = 27;  // 1 positive + negatives + context, as the learner moves them
-
-struct Catalog {
-  int dim = 0;
-  bool uniform = false;
-  RowMajor factors;
-  Eigen::VectorXf bias;
-  RowMajor basis;    // rank x dim
-  RowMajor centers;  // clusters x rank
-  std::mt19937 rng{1234};
-
-  Catalog(int d, bool u) : dim(d), uniform(u) {
-    constexpr int kRank = 16;
-    constexpr int kClusters = 64;
-    std::normal_distribution<float> normal(0.0F, 1.0F);
-    auto gaussian = [&](Eigen::Index r, Eigen::Index c) {
-      RowMajor m(r, c);
-      for (Eigen::Index k = 0; k < m.size(); ++k) m.data()[k] = normal(rng);
-      return m;
-    };
-    factors.resize(kItems, dim);
-    bias.resize(kItems);
-    if (uniform) {
-      factors = gaussian(kItems, dim) / std::sqrt(static_cast<float>(dim));
-      for (uint32_t i = 0; i < kItems; ++i) bias[i] = 0.1F * normal(rng);
-      return;
-    }
-    basis = gaussian(kRank, dim) / std::sqrt(static_cast<float>(kRank));
-    centers = gaussian(kClusters, kRank);
-    std::lognormal_distribution<float> norm(0.0F, 0.35F);
-    std::uniform_int_distribution<int> cluster(0, kClusters - 1);
-    for (uint32_t i = 0; i < kItems; ++i) {
-      const RowMajor latent = centers.row(cluster(rng)) + 0.5F * gaussian(1, kRank);
-      factors.row(i) = norm(rng) * (latent * basis + 0.15F * gaussian(1, dim));
-      bias[i] = 0.3F * normal(rng);
-    }
-  }
-
-  Eigen::VectorXf User() {
-    std::normal_distribution<float> normal(0.0F, 1.0F);
-    Eigen::VectorXf x(dim);
-    if (uniform) {
-      for (int k = 0; k < dim; ++k) x[k] = normal(rng) / std::sqrt(static_cast<float>(dim));
-      return x;
-    }
-    std::uniform_int_distribution<int> cluster(0, static_cast<int>(centers.rows()) - 1);
-    Eigen::RowVectorXf latent = centers.row(cluster(rng));
-    for (Eigen::Index k = 0; k < latent.size(); ++k) latent[k] += 0.7F * normal(rng);
-    const Eigen::RowVectorXf v = 0.5F * (latent * basis);
-    for (int k = 0; k < dim; ++k) x[k] = v[k] + 0.05F * normal(rng);
-    return x;
-  }
-
-  serving::ItemVectors View() const { return {factors.data(), bias.data(), kItems, dim}; }
-};
 
 // Exact top-10 of one user (GEMV + bias + selection): the reference.
 std::vector<uint32_t> ExactTop(const Catalog& c, const Eigen::VectorXf& x, Eigen::VectorXf& scores) {
@@ -153,7 +99,7 @@ struct Fixture {
 Catalog& CatalogFor(int dim, bool uniform) {
   static std::map<std::pair<int, bool>, std::unique_ptr<Catalog>> cache;
   auto& slot = cache[{dim, uniform}];
-  if (!slot) slot = std::make_unique<Catalog>(dim, uniform);
+  if (!slot) slot = std::make_unique<Catalog>(kItems, dim, uniform);
   return *slot;
 }
 

@@ -10,22 +10,39 @@
 //   MemoryPass   the sum of every float of the item matrix: the bandwidth
 //                floor of any exact scoring of one user
 // Rates: items_per_second counts users; GFLOPs = 2 * users * items * dim.
+//
+// serving.index=sq8 against exact, both over an ItemSnapshot (the refresh
+// worker's path), 64 and 256 users x 100k items at dim 64 and 128:
+//   Sq8TopN      TopNQuantized: int8 scores over every item (the fastest
+//                kernel this CPU runs), the `candidates` best per user (100,
+//                the default, and 50) re-scored exactly. Counter recall@10:
+//                against exact TopN.
+//   SnapshotTopN exact TopN of the same users on the same snapshot.
+//   Int8Scores   the int8 kernel alone over every item, by kernel (0
+//                portable, 1 AVX-512 VNNI; skipped where not supported).
+// Data: 0 = the warm model's items and users (as TopN above), 1 = the
+// learned-like catalog of models.h.
 
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <tuple>
 #include <vector>
 
 #include "micro/models.h"
+#include "streamrec/serving/item_snapshot.h"
+#include "streamrec/serving/quantized_items.h"
 #include "streamrec/serving/top_n.h"
 
 namespace streamrec::bench {
 namespace {
 
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
 constexpr uint32_t kTopN = 10;
 constexpr uint32_t kItemBlock = 4096;  // as serving/src/top_n.cc
+constexpr uint32_t kCandidates = 100;  // serving.index_candidates' default
 
 struct Shape {
   uint32_t items;
@@ -132,6 +149,128 @@ void BM_MemoryPass(benchmark::State& state) {
   SetRates(state, items, 1, dim);
 }
 
+// A snapshot with its int8 copy, and warm users' queries over it.
+struct SnapshotCase {
+  serving::ItemSnapshot snapshot;
+  std::vector<std::vector<float>> vectors;
+  std::vector<serving::UserQuery> queries;
+  std::vector<serving::UserList> exact;  // TopN's lists, for recall
+};
+
+SnapshotCase& SnapshotCaseFor(uint32_t items, uint32_t users, int dim, bool learned_like) {
+  static std::map<std::tuple<uint32_t, uint32_t, int, bool>, std::unique_ptr<SnapshotCase>> cache;
+  auto& slot = cache[{items, users, dim, learned_like}];
+  if (slot) return *slot;
+  slot = std::make_unique<SnapshotCase>(SnapshotCase{serving::ItemSnapshot(dim, /*quantized=*/true), {}, {}});
+  SnapshotCase& c = *slot;
+  if (learned_like) {
+    Catalog catalog(items, dim, /*uniform=*/false);
+    for (uint32_t i = 0; i < items; ++i) {
+      const float* row = catalog.factors.row(i).data();
+      c.snapshot.Apply({ItemIndex(i), "", catalog.bias[i], 1, true, {row, row + dim}});
+    }
+    for (uint32_t u = 0; u < users; ++u) {
+      const Eigen::VectorXf x = catalog.User();
+      c.vectors.emplace_back(x.data(), x.data() + dim);
+    }
+  } else {
+    const online_learner::IsgdModel& model = ModelFor(items, dim);
+    for (uint32_t i = 0; i < items; ++i) {
+      auto row = model.ExportItem(ItemIndex(i));
+      c.snapshot.Apply({ItemIndex(i), "", row.bias, row.count, row.available, std::move(row.factors)});
+    }
+    const RowMajor u = UserMatrix(model, users);
+    for (uint32_t k = 0; k < users; ++k) c.vectors.emplace_back(u.row(k).data(), u.row(k).data() + dim);
+  }
+  for (uint32_t k = 0; k < users; ++k) c.queries.push_back({UserIndex(k), false, c.vectors[k], {}});
+  c.exact = serving::TopN(c.snapshot, c.queries, kTopN);
+  return c;
+}
+
+// recall@10 of `approx` against exact TopN.
+double Recall(const std::vector<serving::UserList>& approx, const std::vector<serving::UserList>& exact) {
+  size_t hits = 0;
+  size_t wanted = 0;
+  for (size_t k = 0; k < exact.size(); ++k) {
+    for (const auto& s : exact[k].items) {
+      ++wanted;
+      hits += std::any_of(approx[k].items.begin(), approx[k].items.end(),
+                          [&](const serving::ScoredIndex& a) { return a.item == s.item; });
+    }
+  }
+  return static_cast<double>(hits) / static_cast<double>(wanted);
+}
+
+// Args: items, users, dim, data, candidates.
+void BM_Sq8TopN(benchmark::State& state) {
+  const auto [items, users, dim] = ShapeOf(state);
+  SnapshotCase& c = SnapshotCaseFor(items, users, dim, state.range(3) != 0);
+  const auto candidates = static_cast<uint32_t>(state.range(4));
+  std::vector<serving::UserList> lists;
+  for (auto _ : state) {
+    lists = serving::TopNQuantized(c.snapshot, c.queries, kTopN, candidates);
+    benchmark::DoNotOptimize(lists.data());
+  }
+  SetRates(state, items, users, dim);
+  state.counters["recall@10"] = Recall(lists, c.exact);
+}
+
+void BM_SnapshotTopN(benchmark::State& state) {
+  const auto [items, users, dim] = ShapeOf(state);
+  SnapshotCase& c = SnapshotCaseFor(items, users, dim, state.range(3) != 0);
+  for (auto _ : state) {
+    auto lists = serving::TopN(c.snapshot, c.queries, kTopN);
+    benchmark::DoNotOptimize(lists.data());
+  }
+  SetRates(state, items, users, dim);
+}
+
+// Args: items, users, dim, kernel.
+void BM_Int8Scores(benchmark::State& state) {
+  const auto [items, users, dim] = ShapeOf(state);
+  const auto kernel = state.range(3) == 0 ? serving::Int8Kernel::kPortable : serving::Int8Kernel::kAvx512Vnni;
+  if (!serving::Int8KernelSupported(kernel)) {
+    state.SkipWithError("kernel not supported on this CPU");
+    return;
+  }
+  SnapshotCase& c = SnapshotCaseFor(items, users, dim, false);
+  serving::QuantizedUsers quantized(dim, users);
+  for (uint32_t k = 0; k < users; ++k) quantized.Set(k, c.vectors[k]);
+  // TopN's item block: the score block stays within 1 MiB (L2).
+  const auto block = static_cast<uint32_t>(std::clamp<size_t>((size_t{1} << 18) / users, 256, kItemBlock));
+  std::vector<float> scores(size_t{block} * quantized.padded_count());
+  for (auto _ : state) {
+    for (uint32_t begin = 0; begin < items; begin += block) {
+      serving::Int8Scores(kernel, quantized, *c.snapshot.quantized(), begin, std::min(block, items - begin),
+                          scores.data(), quantized.padded_count());
+      benchmark::DoNotOptimize(scores.data());
+    }
+  }
+  SetRates(state, items, users, dim);
+}
+
+// Exact TopN takes no candidates (0).
+void SnapshotShapes(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> candidates) {
+  b->ArgNames({"items", "users", "dim", "data", "candidates"});
+  for (int64_t data : {0, 1}) {
+    for (int64_t dim : {64, 128}) {
+      for (int64_t users : {64, 256}) {
+        for (int64_t k : candidates) b->Args({100000, users, dim, data, k});
+      }
+    }
+  }
+  b->Unit(benchmark::kMillisecond);
+}
+void Sq8Shapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {kCandidates, 50}); }
+void ExactShapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {0}); }
+void KernelShapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"items", "users", "dim", "kernel"});
+  for (int64_t kernel : {0, 1}) {
+    for (int64_t dim : {64, 128}) b->Args({100000, 256, dim, kernel});
+  }
+  b->Unit(benchmark::kMillisecond);
+}
+
 // The shapes at dim 64, and at the default dim 128 the catalog of the
 // freshness bench with the batch sizes its refresher forms.
 void Shapes(benchmark::internal::Benchmark* b) {
@@ -156,6 +295,9 @@ BENCHMARK(BM_GemmFull)->Apply(Shapes);
 BENCHMARK(BM_GemmBlocked)->Apply(Shapes);
 BENCHMARK(BM_Gemv)->Apply(PassShapes);
 BENCHMARK(BM_MemoryPass)->Apply(PassShapes);
+BENCHMARK(BM_Sq8TopN)->Apply(Sq8Shapes);
+BENCHMARK(BM_SnapshotTopN)->Apply(ExactShapes);
+BENCHMARK(BM_Int8Scores)->Apply(KernelShapes);
 
 }  // namespace
 }  // namespace streamrec::bench

@@ -18,6 +18,7 @@ void ItemSnapshot::Apply(const ItemUpdate& update) {
   }
   assert(update.factors.size() == static_cast<size_t>(dim_));
   std::copy(update.factors.begin(), update.factors.end(), factors_.begin() + static_cast<std::ptrdiff_t>(i) * dim_);
+  if (quantized_) quantized_->Set(i, update.factors);
   bias_[i] = update.bias;
   available_[i] = update.available ? 1 : 0;
   count_[i] = update.count;

@@ -10,12 +10,14 @@
 
 #include "streamrec/base/logging.h"
 #include "streamrec/base/thread_name.h"
+#include "streamrec/serving/quantized_items.h"
 #include "streamrec/serving/top_n.h"
 
 namespace streamrec::serving {
 namespace {
 
 using Clock = std::chrono::system_clock;
+using Ranking = RefreshWorkerOptions::Ranking;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
@@ -59,7 +61,7 @@ struct RefreshWorker::Impl {
   Refresher refresher;
   ItemSnapshot snapshot;
   std::thread thread;
-  // options.approximate: the index once built; while it is built on its
+  // Ranking::kHnsw: the index once built; while it is built on its
   // own thread (from a copy of the snapshot), exact lists are served and
   // the items changed since the copy are collected for its first Update.
   std::optional<ApproximateIndex> index;
@@ -77,7 +79,13 @@ struct RefreshWorker::Impl {
   RefreshCounters counters;
 
   explicit Impl(RefreshWorkerOptions o)
-      : options(std::move(o)), refresher(options.min_interval, options.gather), snapshot(options.dim) {}
+      : options(std::move(o)),
+        refresher(options.min_interval, options.gather),
+        snapshot(options.dim, options.ranking == Ranking::kSq8),
+        // sq8 has nothing to build: its int8 copy follows every applied row.
+        index_ready(options.ranking == Ranking::kSq8) {
+    counters.index_ready = index_ready;
+  }
 
   void Push(Command command) {
     {
@@ -97,7 +105,7 @@ struct RefreshWorker::Impl {
     } else {
       for (const ItemUpdate& update : std::get<std::vector<ItemUpdate>>(command)) {
         snapshot.Apply(update);
-        if (options.approximate) NoteChanged(update.item.value());
+        if (options.ranking == Ranking::kHnsw) NoteChanged(update.item.value());
       }
     }
     return Status::Ok();
@@ -119,7 +127,7 @@ struct RefreshWorker::Impl {
   // once built, brings it up to date with the items changed since (and new
   // ones) before each round.
   void MaintainIndex() {
-    if (!options.approximate || snapshot.NumItems() == 0) return;
+    if (options.ranking != Ranking::kHnsw || snapshot.NumItems() == 0) return;
     if (!index && !index_builder.joinable()) {
       indexed_items = snapshot.NumItems();
       const size_t floats = size_t{indexed_items} * static_cast<size_t>(snapshot.dim());
@@ -167,25 +175,39 @@ struct RefreshWorker::Impl {
     return list;
   }
 
-  // Lists for `queries`: exact, or through the index for warm users once it
-  // is ready (with every recall_every-th one checked against exact).
+  // Lists for `queries`: exact, or approximate for warm users (sq8, or
+  // through the index once it is ready), every recall_every-th approximate
+  // one checked against exact.
   std::vector<UserList> Lists(std::span<const UserQuery> queries) {
     if (!index_ready) return TopN(snapshot, queries, options.top_n);
-    std::vector<UserList> lists(queries.size());
+    std::vector<UserList> lists;
+    std::vector<uint8_t> approximated(queries.size(), 0);
+    if (options.ranking == Ranking::kSq8) {
+      lists = TopNQuantized(snapshot, queries, options.top_n, static_cast<uint32_t>(options.index.candidates));
+      for (size_t k = 0; k < queries.size(); ++k) approximated[k] = queries[k].cold ? 0 : 1;
+    } else {
+      lists.resize(queries.size());
+      for (size_t k = 0; k < queries.size(); ++k) {
+        lists[k].user = queries[k].user;
+        if (queries[k].cold) continue;
+        if (std::optional<std::vector<ScoredIndex>> list = ApproximateList(queries[k])) {
+          lists[k].items = std::move(*list);
+          approximated[k] = 1;
+        }
+      }
+    }
     std::vector<UserQuery> exact;
     std::vector<size_t> exact_at;
     std::vector<size_t> checked_at;  // approximate lists to compare with exact
     uint64_t approximate = 0;
     for (size_t k = 0; k < queries.size(); ++k) {
-      lists[k].user = queries[k].user;
-      std::optional<std::vector<ScoredIndex>> list;
-      if (!queries[k].cold) list = ApproximateList(queries[k]);
-      if (list) {
-        lists[k].items = std::move(*list);
+      if (approximated[k] != 0) {
         ++approximate;
         if (options.recall_every == 0 || ++approximate_since_check < options.recall_every) continue;
         approximate_since_check = 0;
         checked_at.push_back(k);
+      } else if (options.ranking == Ranking::kSq8) {
+        continue;  // cold: TopNQuantized served popularity, as TopN would
       }
       exact.push_back(queries[k]);
       exact_at.push_back(k);
@@ -321,6 +343,14 @@ RefreshWorker::~RefreshWorker() {
 Result<std::unique_ptr<RefreshWorker>> RefreshWorker::Create(RefreshWorkerOptions options, ListObserver observer) {
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->observer = std::move(observer);
+  if (impl->options.ranking == Ranking::kSq8) {
+    if (BestInt8Kernel() == Int8Kernel::kAvx512Vnni) {
+      Logger(kLogServing)->info("serving.index=sq8: int8 first stage on AVX-512 VNNI");
+    } else {
+      Logger(kLogServing)->warn("serving.index=sq8 on a CPU without AVX-512 VNNI: the portable int8 kernel is "
+                                "about as slow as exact scoring");
+    }
+  }
   auto publisher = Publisher::Create(impl->options.publisher);
   if (!publisher.ok()) return publisher.status();
   impl->publisher = std::move(*publisher);

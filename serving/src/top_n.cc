@@ -1,14 +1,18 @@
 #include "streamrec/serving/top_n.h"
 
 #include <algorithm>
+#include <bit>
+#include <cassert>
 #include <limits>
 
 #include <Eigen/Core>
-
-#include "small_batch_scores.h"
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+
+#include "small_batch_scores.h"
+#include "streamrec/serving/approximate_index.h"
+#include "streamrec/serving/quantized_items.h"
 
 namespace streamrec::serving {
 namespace {
@@ -25,39 +29,102 @@ constexpr uint32_t kMaxItemBlock = 4096;
 // Users per product: enough to turn matrix-vector into matrix-matrix work.
 constexpr size_t kUserBlock = 256;
 
-bool Better(const ScoredIndex& a, const ScoredIndex& b) {
+// A lambda rather than a function, so the standard algorithms inline it.
+constexpr auto Better = [](const ScoredIndex& a, const ScoredIndex& b) {
   return a.score != b.score ? a.score > b.score : a.item < b.item;
+};
+
+// Better as a 63-bit integer (a larger key is better): the score's bits in
+// an order that integers compare like floats (-0 taken as +0, as == does),
+// then the index reversed (a lower index is better). With 63 bits, "a better
+// than b" is the sign of key(b) - key(a): arithmetic, which the compiler
+// cannot turn back into a branch.
+uint64_t Key(const ScoredIndex& c) {
+  assert(c.item.value() < 0x80000000U);
+  const auto bits = std::bit_cast<uint32_t>(c.score + 0.f);
+  const uint32_t ordered = (bits & 0x80000000U) != 0 ? ~bits : bits | 0x80000000U;
+  return (uint64_t{ordered} << 31) | (0x7FFFFFFFU - c.item.value());
 }
 
-// Keeps the n best candidates offered to it (a min-heap on the worst kept).
+ScoredIndex MedianOf3(ScoredIndex a, ScoredIndex b, ScoredIndex c) {
+  if (Better(b, a)) std::swap(a, b);
+  if (Better(c, b)) std::swap(b, c);
+  if (Better(b, a)) std::swap(a, b);
+  return b;
+}
+
+// Keeps the n best candidates offered to it. Offers go to a buffer of up to
+// 2n; when it fills, the n best are kept and the worst of them becomes the
+// threshold: O(1) amortised per offer where a heap pays log n, which matters
+// for sq8's candidate lists (100 long). Better is a total order and the
+// candidates are distinct items, so the n kept and their order do not depend
+// on the offers' order.
 class Selector {
  public:
-  explicit Selector(uint32_t n) : n_(n) { heap_.reserve(n); }
+  explicit Selector(uint32_t n) : n_(n) { kept_.reserve(2 * size_t{n}); }
   // Candidates below this cannot enter. Equal scores still compete on the
   // index, so a candidate at the threshold is offered and Better decides.
   float threshold() const { return threshold_; }
   void Offer(ScoredIndex c) {
-    if (heap_.size() < n_) {
-      heap_.push_back(c);
-      std::push_heap(heap_.begin(), heap_.end(), Better);
-    } else if (Better(c, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), Better);
-      heap_.back() = c;
-      std::push_heap(heap_.begin(), heap_.end(), Better);
-    } else {
-      return;
-    }
-    if (heap_.size() == n_) threshold_ = heap_.front().score;
+    // At the threshold only a lower index than the n-th kept wins (ties
+    // would otherwise fill the buffer, e.g. many zero rows).
+    if (n_ == 0 || (c.score == threshold_ && !Better(c, nth_))) return;
+    kept_.push_back(c);
+    if (kept_.size() == 2 * size_t{n_}) Shrink();
   }
   std::vector<ScoredIndex> Take() {
-    std::sort_heap(heap_.begin(), heap_.end(), Better);
-    return std::move(heap_);
+    if (kept_.size() > n_) Shrink();
+    std::sort(kept_.begin(), kept_.end(), Better);
+    return std::move(kept_);
   }
 
  private:
+  // Moves the n best to the front (the n-th last) and drops the others:
+  // quickselect with a branch-free partition, as offers come in random
+  // order and std::nth_element's branches mispredict about half the time.
+  void Shrink() {
+    const size_t nth = n_ - 1;
+    // One per thread rather than per selector: a batch's selectors then
+    // take half the cache.
+    thread_local std::vector<ScoredIndex> scratch_;
+    scratch_.resize(kept_.size());
+    ScoredIndex* a = kept_.data();
+    // [0, lo) are better than [lo, hi), which are better than [hi, end),
+    // and lo <= nth < hi.
+    size_t lo = 0;
+    size_t hi = kept_.size();
+    while (hi - lo > 16) {
+      const uint64_t pivot = Key(MedianOf3(a[lo], a[lo + (hi - lo) / 2], a[hi - 1]));
+      size_t front = lo;
+      size_t back = hi;
+      for (size_t i = lo; i < hi; ++i) {
+        // Written to both ends; the end not advanced is overwritten later.
+        const ScoredIndex c = a[i];
+        const uint64_t better = (pivot - Key(c)) >> 63;
+        scratch_[front] = c;
+        scratch_[back - 1] = c;
+        front += better;
+        back -= 1 - better;
+      }
+      std::copy(scratch_.begin() + static_cast<std::ptrdiff_t>(lo), scratch_.begin() + static_cast<std::ptrdiff_t>(hi),
+                a + lo);
+      if (front == lo || front == hi) break;  // no progress (cannot happen with distinct items)
+      if (nth < front) {
+        hi = front;
+      } else {
+        lo = front;
+      }
+    }
+    std::sort(a + lo, a + hi, Better);
+    kept_.resize(n_);
+    nth_ = kept_.back();
+    threshold_ = nth_.score;
+  }
+
   uint32_t n_;
   float threshold_ = -std::numeric_limits<float>::infinity();
-  std::vector<ScoredIndex> heap_;
+  ScoredIndex nth_;  // the n-th best at the last Shrink
+  std::vector<ScoredIndex> kept_;
 };
 
 bool Seen(std::span<const uint32_t> seen, uint32_t item) { return std::binary_search(seen.begin(), seen.end(), item); }
@@ -95,71 +162,156 @@ void ColdLists(const Items& items, std::span<const UserQuery> users, uint32_t n,
   }
 }
 
-// Personal lists for `warm` (positions in `users`), all at once.
+// A scorer scores a block of items for the batch's warm users and offers
+// each user the scores (plus bias) that reach its threshold: Scan calls
+// consider(item, k, score) item by item, reading `threshold` as consider
+// raises it. Only about n ln(items / n) items per user get that far.
+
+// Exact scores: one float product per block into a column-major block
+// (each item's scores for every user contiguous), then a vectorised pass.
 template <class Items>
-void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<const size_t> warm, uint32_t n,
-               std::vector<UserList>& out) {
-  const auto dim = static_cast<Eigen::Index>(items.dim());
-  const uint32_t num_items = items.NumItems();
-  const auto count = static_cast<Eigen::Index>(warm.size());
-  RowMajor u(count, dim);
-  for (Eigen::Index k = 0; k < count; ++k) {
-    const auto v = users[warm[static_cast<size_t>(k)]].vector;
-    std::copy(v.begin(), v.end(), u.row(k).data());
-  }
-  std::vector<Selector> selectors(warm.size(), Selector(n));
-  std::vector<float> threshold(warm.size(), -std::numeric_limits<float>::infinity());
-  // The item block shrinks as the batch grows, so the score block stays in L2.
-  const auto block_items =
-      static_cast<uint32_t>(std::clamp<size_t>(kScoreBlockFloats / warm.size(), 256, kMaxItemBlock));
-  const float* bias = items.ItemBias();
-  // Column-major scores: each item's scores for every user are contiguous.
-  // Eigen then packs the few user vectors and streams the item block,
-  // rather than packing the whole item block (the costlier operand).
-  ColMajor scores;
-  for (uint32_t begin = 0; begin < num_items; begin += block_items) {
-    const uint32_t block = std::min(block_items, num_items - begin);
-    Eigen::Map<const RowMajor> q(items.ItemMatrix() + size_t{begin} * static_cast<size_t>(dim), block, dim);
-    if (count > 1 && static_cast<size_t>(count) <= kSmallBatch) {
-      scores.resize(count, block);
-      SmallBatchScores(u.data(), static_cast<size_t>(count), q.data(), block, items.dim(), scores.data());
-    } else {
-      scores.noalias() = u * q.transpose();
+class GemmScorer {
+ public:
+  static constexpr size_t kBlockFloats = kScoreBlockFloats;
+
+  GemmScorer(const Items& items, std::span<const UserQuery> users, std::span<const size_t> warm)
+      : items_(items), u_(static_cast<Eigen::Index>(warm.size()), items.dim()) {
+    for (Eigen::Index k = 0; k < u_.rows(); ++k) {
+      const auto v = users[warm[static_cast<size_t>(k)]].vector;
+      std::copy(v.begin(), v.end(), u_.row(k).data());
     }
+  }
+
+  template <class Consider>
+  void Scan(uint32_t begin, uint32_t block, const float* bias, const std::vector<float>& threshold,
+            Consider&& consider) {
+    const Eigen::Index dim = u_.cols();
+    Eigen::Map<const RowMajor> q(items_.ItemMatrix() + size_t{begin} * static_cast<size_t>(dim), block, dim);
+    // Column-major scores. A few users: SmallBatchScores, no packing. More:
+    // Eigen packs the user vectors and streams the item block, rather than
+    // packing the whole item block (the costlier operand).
+    if (u_.rows() > 1 && static_cast<size_t>(u_.rows()) <= kSmallBatch) {
+      scores_.resize(u_.rows(), block);
+      SmallBatchScores(u_.data(), static_cast<size_t>(u_.rows()), q.data(), block, static_cast<int>(dim),
+                       scores_.data());
+    } else {
+      scores_.noalias() = u_ * q.transpose();
+    }
+    const auto users = static_cast<size_t>(u_.rows());
     for (uint32_t j = 0; j < block; ++j) {
-      const float* col = scores.col(j).data();
+      const float* col = scores_.col(j).data();
       const float b = bias[begin + j];
       const uint32_t i = begin + j;
-      // Only about n ln(items / n) items per user beat its threshold, but
-      // with many users most items beat someone's: so the users are tested
-      // eight at a time and only those past their threshold are visited.
-      int availability = -1;  // unknown until some user wants the item
-      const auto consider = [&](size_t k) {
-        if (availability < 0) availability = items.IsAvailable(ItemIndex(i)) ? 1 : 0;
-        if (availability == 0 || Seen(users[warm[k]].seen, i)) return;
-        selectors[k].Offer({ItemIndex(i), col[k] + b});
-        threshold[k] = selectors[k].threshold();
-      };
+      // With many users most items beat someone's threshold: so the users
+      // are tested eight at a time and only those past it are visited.
       size_t k = 0;
 #if defined(__AVX2__)
       const __m256 vb = _mm256_set1_ps(b);
-      for (; k + 8 <= warm.size(); k += 8) {
+      for (; k + 8 <= users; k += 8) {
         const __m256 s = _mm256_add_ps(_mm256_loadu_ps(col + k), vb);
         auto mask = static_cast<unsigned>(
             _mm256_movemask_ps(_mm256_cmp_ps(s, _mm256_loadu_ps(threshold.data() + k), _CMP_GE_OQ)));
-        for (; mask != 0; mask &= mask - 1) consider(k + static_cast<size_t>(__builtin_ctz(mask)));
+        for (; mask != 0; mask &= mask - 1) {
+          const size_t hit = k + static_cast<size_t>(__builtin_ctz(mask));
+          consider(i, hit, col[hit] + b);
+        }
       }
 #endif
-      for (; k < warm.size(); ++k) {
-        if (col[k] + b >= threshold[k]) consider(k);
+      for (; k < users; ++k) {
+        if (col[k] + b >= threshold[k]) consider(i, k, col[k] + b);
       }
     }
+  }
+
+ private:
+  const Items& items_;
+  RowMajor u_;
+  ColMajor scores_;
+};
+
+// serving.index=sq8's first stage: approximate scores from the snapshot's
+// int8 copy (quantized_items.h), the users quantized once per batch. The
+// kernel compares each score with the thresholds as of the block's start
+// while it is still in a register; thresholds only rise, so the scores it
+// reports are a superset of those that reach the current ones.
+class Int8Scorer {
+ public:
+  // Only the few hits are read back: a smaller block leaves the cache to the
+  // selectors and refreshes the kernel's thresholds more often.
+  static constexpr size_t kBlockFloats = kScoreBlockFloats / 4;
+
+  Int8Scorer(const ItemSnapshot& items, std::span<const UserQuery> users, std::span<const size_t> warm)
+      : items_(*items.quantized()),
+        users_(items.dim(), warm.size()),
+        kernel_(BestInt8Kernel()),
+        threshold_(users_.padded_count(), std::numeric_limits<float>::infinity()) {
+    for (size_t k = 0; k < warm.size(); ++k) users_.Set(k, users[warm[k]].vector);
+  }
+
+  template <class Consider>
+  void Scan(uint32_t begin, uint32_t block, const float* bias, const std::vector<float>& threshold,
+            Consider&& consider) {
+    const size_t ld = users_.padded_count();
+    scores_.resize(size_t{block} * ld);
+    std::copy(threshold.begin(), threshold.end(), threshold_.begin());
+    hits_.clear();
+    const Int8Filter filter{bias + begin, threshold_.data(), &hits_};
+    Int8Scores(kernel_, users_, items_, begin, block, scores_.data(), ld, &filter);
+    for (const Int8Hit& hit : hits_) {
+      const uint32_t i = begin + hit.item;
+      const float* col = scores_.data() + size_t{hit.item} * ld;
+      for (unsigned mask = hit.users; mask != 0; mask &= mask - 1) {
+        const size_t k = size_t{hit.tile} * kUserTile + static_cast<size_t>(__builtin_ctz(mask));
+        const float score = col[k] + bias[i];
+        if (score >= threshold[k]) consider(i, k, score);
+      }
+    }
+  }
+
+ private:
+  const QuantizedItems& items_;
+  QuantizedUsers users_;
+  Int8Kernel kernel_;
+  std::vector<float> threshold_;  // padded to whole tiles (+inf: never a hit)
+  std::vector<float> scores_;
+  std::vector<Int8Hit> hits_;
+};
+
+// The `n` best items by the Scorer's scores (plus bias) for `warm`
+// (positions in `users`), all at once.
+template <class Scorer, class Items>
+void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<const size_t> warm, uint32_t n,
+               std::vector<UserList>& out) {
+  const uint32_t num_items = items.NumItems();
+  Scorer scorer(items, users, warm);
+  std::vector<Selector> selectors;
+  selectors.reserve(warm.size());
+  for (size_t k = 0; k < warm.size(); ++k) selectors.emplace_back(n);  // each with its own reserve
+  std::vector<float> threshold(warm.size(), -std::numeric_limits<float>::infinity());
+  // The item block shrinks as the batch grows, so the score block stays in L2.
+  const auto block_items =
+      static_cast<uint32_t>(std::clamp<size_t>(Scorer::kBlockFloats / warm.size(), 64, kMaxItemBlock));
+  uint32_t item = num_items;
+  int availability = -1;  // of `item`; unknown until some user wants it
+  const auto consider = [&](uint32_t i, size_t k, float score) {
+    if (i != item) {
+      item = i;
+      availability = -1;
+    }
+    if (availability < 0) availability = items.IsAvailable(ItemIndex(i)) ? 1 : 0;
+    if (availability == 0 || Seen(users[warm[k]].seen, i)) return;
+    selectors[k].Offer({ItemIndex(i), score});
+    threshold[k] = selectors[k].threshold();
+  };
+  for (uint32_t begin = 0; begin < num_items; begin += block_items) {
+    scorer.Scan(begin, std::min(block_items, num_items - begin), items.ItemBias(), threshold, consider);
   }
   for (size_t k = 0; k < warm.size(); ++k) out[warm[k]].items = selectors[k].Take();
 }
 
-template <class Items>
-std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> users, uint32_t n) {
+// Cold users get `n` popular items, warm ones the `select` best by Scorer.
+template <class Scorer, class Items>
+std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> users, uint32_t n, uint32_t select) {
   std::vector<UserList> out(users.size());
   for (size_t k = 0; k < users.size(); ++k) out[k].user = users[k].user;
   if (n == 0) return out;
@@ -168,7 +320,7 @@ std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> us
   for (size_t k = 0; k < users.size(); ++k) {
     if (!users[k].cold) warm.push_back(k);
     if (warm.size() == kUserBlock || (k + 1 == users.size() && !warm.empty())) {
-      WarmLists(items, users, warm, n, out);
+      WarmLists<Scorer>(items, users, warm, select, out);
       warm.clear();
     }
   }
@@ -189,11 +341,28 @@ std::vector<UserList> TopN(const online_learner::IsgdModel& model, std::span<con
     q.vector = {vectors.data() + k * dim, dim};
     if (!q.cold) model.EffectiveUserVector(users[k], {vectors.data() + k * dim, dim});
   }
-  return TopNOver(model, queries, n);
+  return TopNOver<GemmScorer<online_learner::IsgdModel>>(model, queries, n, n);
 }
 
 std::vector<UserList> TopN(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n) {
-  return TopNOver(items, users, n);
+  return TopNOver<GemmScorer<ItemSnapshot>>(items, users, n, n);
+}
+
+std::vector<UserList> TopNQuantized(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n,
+                                    uint32_t candidates) {
+  assert(items.quantized() != nullptr);
+  if (items.quantized() == nullptr) return TopN(items, users, n);
+  std::vector<UserList> out = TopNOver<Int8Scorer>(items, users, n, std::max(n, candidates));
+  const ItemVectors vectors{items.ItemMatrix(), items.ItemBias(), items.NumItems(), items.dim()};
+  std::vector<uint32_t> shortlist;
+  for (size_t k = 0; k < users.size(); ++k) {
+    if (users[k].cold) continue;
+    // The candidates are already without seen and unavailable items.
+    shortlist.clear();
+    for (const ScoredIndex& s : out[k].items) shortlist.push_back(s.item.value());
+    out[k].items = RescoreTopN(vectors, users[k].vector, shortlist, n);
+  }
+  return out;
 }
 
 std::vector<ScoredIndex> PopularItems(const online_learner::IsgdModel& model, uint32_t n) {

@@ -69,20 +69,31 @@ TEST_CASE("refresh worker: lists from its item snapshot, tombstones after earlie
   const bool own_thread = GENERATE(false, true);
   INFO((own_thread ? "own thread" : "inline"));
   std::vector<std::string> observed;
-  auto worker = RefreshWorker::Create(Options(kafka, own_thread), [&](const schemas::RecommendationList& l,
-                                                                       const DueUser&) {
+  // The users gather (for an hour: until Finish) so that, on its own thread
+  // too, the worker computes no list before every command below is given.
+  // Bug: without it the thread could run a round between the two
+  // UpdateItems and publish user 2 twice.
+  RefreshWorkerOptions options = Options(kafka, own_thread);
+  options.gather = std::chrono::hours(1);
+  auto worker = RefreshWorker::Create(options, [&](const schemas::RecommendationList& l, const DueUser&) {
     observed.push_back(l.user_id);  // one thread at a time: the worker's
   });
   REQUIRE_RESULT_OK(worker);
   RefreshWorker& w = **worker;
+  const auto touched_now = [](DueUser d) {
+    d.touched_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    return d;
+  };
 
   w.UpdateItems({Item(0, 0.1f), Item(1, 0.9f), Item(2, 0.5f), Item(3, 0.7f)});
-  w.Touch(Warm(1, 1, {1}));  // seen: item1
-  w.Touch(Warm(2, 1));
+  w.Touch(touched_now(Warm(1, 1, {1})));  // seen: item1
+  w.Touch(touched_now(Warm(2, 1)));
   // Item 1 withdrawn and item 0 raised before any list is computed: the
   // worker applies commands in order, so no list may hold item 1.
   w.UpdateItems({Item(1, 0.9f, false), Item(0, 0.8f)});
-  w.Touch(Warm(2, 2));  // coalesces with the first touch of user 2
+  w.Touch(touched_now(Warm(2, 2)));  // coalesces with the first touch of user 2
   w.Forget(UserIndex(3), "user3", 2);
   REQUIRE_OK(w.RunInline());
   REQUIRE_OK(w.Finish(5s));
@@ -134,42 +145,73 @@ TEST_CASE("refresh worker: a forget after a touch publishes the list first, then
   CHECK_FALSE(records[2].list);
 }
 
+// The approximate rankings' world: 3,000 items of dim 8 in 20 clusters, as
+// learned vectors look, and 40 users near a cluster centre, each having seen
+// two items.
+struct ClusteredWorld {
+  static constexpr int kDim = 8;
+  std::vector<std::vector<float>> centres;
+  CounterRng rng{7};
+
+  ClusteredWorld() : centres(20, std::vector<float>(kDim)) {
+    for (auto& c : centres) {
+      for (float& x : c) x = Uniform();
+    }
+  }
+  float Uniform() { return static_cast<float>(rng.NextBelow(2001)) / 1000.f - 1.f; }
+  static RefreshWorkerOptions Options(const testing::KafkaFixture& kafka, RefreshWorkerOptions::Ranking ranking) {
+    RefreshWorkerOptions options = serving::Options(kafka, /*own_thread=*/false);
+    options.dim = kDim;
+    options.top_n = 10;
+    options.ranking = ranking;
+    options.recall_every = 1;  // check every approximate list
+    return options;
+  }
+  std::vector<ItemUpdate> Items() {
+    std::vector<ItemUpdate> items;
+    for (uint32_t i = 0; i < 3000; ++i) {
+      ItemUpdate u{ItemIndex(i), "item" + std::to_string(i), 0.1f * Uniform(), 1, true, centres[i % 20]};
+      for (float& x : u.factors) x += 0.3f * Uniform();
+      items.push_back(std::move(u));
+    }
+    return items;
+  }
+  void TouchAll(RefreshWorker& w, uint64_t seq) const {
+    for (uint32_t u = 0; u < 40; ++u) {
+      DueUser d = Warm(u, seq, {u, u + 100});
+      d.vector = centres[u % 20];
+      d.vector[u % kDim] += 0.5f;
+      w.Touch(std::move(d));
+    }
+  }
+  // An inline worker of `ranking` holding the items, every user touched.
+  std::unique_ptr<RefreshWorker> Start(const testing::KafkaFixture& kafka, RefreshWorkerOptions::Ranking ranking) {
+    auto worker = RefreshWorker::Create(Options(kafka, ranking));
+    REQUIRE_RESULT_OK(worker);
+    (*worker)->UpdateItems(Items());
+    TouchAll(**worker, 1);
+    return std::move(*worker);
+  }
+  // Seen items stay out of every published list.
+  static void CheckSeenLeftOut(const std::vector<Record>& records) {
+    for (const Record& r : records) {
+      REQUIRE(r.list);
+      const uint32_t u = static_cast<uint32_t>(std::stoul(r.key.substr(4)));
+      for (const auto& item : r.list->items) {
+        CHECK(item.item_id != "item" + std::to_string(u));
+        CHECK(item.item_id != "item" + std::to_string(u + 100));
+      }
+    }
+  }
+};
+
 // serving.index=hnsw: exact lists until the index holds every item, then
 // approximate ones, whose recall the worker measures against exact.
 TEST_CASE("refresh worker: approximate lists once the index is built, recall measured", "[serving]") {
   testing::KafkaFixture kafka;
-  RefreshWorkerOptions options = Options(kafka, /*own_thread=*/false);
-  options.dim = 8;
-  options.top_n = 10;
-  options.approximate = true;
-  options.recall_every = 1;  // check every approximate list
-  auto worker = RefreshWorker::Create(options);
-  REQUIRE_RESULT_OK(worker);
-  RefreshWorker& w = **worker;
-
-  // 3,000 items in 20 clusters, as learned vectors look.
-  CounterRng rng(7);
-  const auto uniform = [&] { return static_cast<float>(rng.NextBelow(2001)) / 1000.f - 1.f; };
-  std::vector<std::vector<float>> centres(20, std::vector<float>(8));
-  for (auto& c : centres) {
-    for (float& x : c) x = uniform();
-  }
-  std::vector<ItemUpdate> items;
-  for (uint32_t i = 0; i < 3000; ++i) {
-    ItemUpdate u{ItemIndex(i), "item" + std::to_string(i), 0.1f * uniform(), 1, true, centres[i % 20]};
-    for (float& x : u.factors) x += 0.3f * uniform();
-    items.push_back(std::move(u));
-  }
-  w.UpdateItems(std::move(items));
-  const auto touch_all = [&](uint64_t seq) {
-    for (uint32_t u = 0; u < 40; ++u) {
-      DueUser d = Warm(u, seq, {u, u + 100});
-      d.vector = centres[u % 20];
-      d.vector[u % 8] += 0.5f;
-      w.Touch(std::move(d));
-    }
-  };
-  touch_all(1);
+  ClusteredWorld world;
+  const auto worker = world.Start(kafka, RefreshWorkerOptions::Ranking::kHnsw);
+  RefreshWorker& w = *worker;
   REQUIRE_OK(w.RunInline());  // the first slice only: these lists are exact
   CHECK_FALSE(w.counters().index_ready);
   CHECK(w.counters().approximate_lists == 0);
@@ -180,7 +222,7 @@ TEST_CASE("refresh worker: approximate lists once the index is built, recall mea
   }
   REQUIRE(w.counters().index_ready);
 
-  touch_all(2);
+  world.TouchAll(w, 2);
   REQUIRE_OK(w.RunInline());
   const RefreshCounters c = w.counters();
   CHECK(c.lists == 80);
@@ -189,14 +231,43 @@ TEST_CASE("refresh worker: approximate lists once the index is built, recall mea
   CHECK(c.recall_wanted == 400);
   CHECK(c.recall() >= 0.95);
   REQUIRE_OK(w.Finish(5s));
-  // Seen items stay out of approximate lists too.
-  for (const auto& r : ReadAll(kafka, 80)) {
-    REQUIRE(r.list);
-    const uint32_t u = static_cast<uint32_t>(std::stoul(r.key.substr(4)));
-    for (const auto& item : r.list->items) {
-      CHECK(item.item_id != "item" + std::to_string(u));
-      CHECK(item.item_id != "item" + std::to_string(u + 100));
-    }
+  ClusteredWorld::CheckSeenLeftOut(ReadAll(kafka, 80));
+}
+
+// serving.index=sq8: nothing to build, warm lists approximate from the first
+// round (recall measured the same way); cold users still get popularity.
+TEST_CASE("refresh worker: sq8 lists are approximate from the start, recall measured", "[serving]") {
+  testing::KafkaFixture kafka;
+  ClusteredWorld world;
+  const auto worker = world.Start(kafka, RefreshWorkerOptions::Ranking::kSq8);
+  RefreshWorker& w = *worker;
+  CHECK(w.counters().index_ready);
+  DueUser cold = Warm(99, 1);
+  cold.cold = true;
+  cold.vector.clear();
+  w.Touch(std::move(cold));
+  REQUIRE_OK(w.RunInline());
+  RefreshCounters c = w.counters();
+  CHECK(c.lists == 41);
+  CHECK(c.approximate_lists == 40);
+  CHECK(c.recall_lists == 40);
+  CHECK(c.recall_wanted == 400);
+  CHECK(c.recall() >= 0.95);
+
+  // A changed row reaches the int8 copy before the next round.
+  w.UpdateItems({{ItemIndex(2999), "", 1000.f, 1, true, world.centres[0]}});
+  world.TouchAll(w, 2);
+  REQUIRE_OK(w.RunInline());
+  c = w.counters();
+  CHECK(c.lists == 81);
+  CHECK(c.approximate_lists == 80);
+  REQUIRE_OK(w.Finish(5s));
+  const auto records = ReadAll(kafka, 81);
+  ClusteredWorld::CheckSeenLeftOut(records);
+  for (size_t k = 41; k < records.size(); ++k) {
+    REQUIRE(records[k].list);
+    REQUIRE_FALSE(records[k].list->items.empty());
+    CHECK(records[k].list->items.front().item_id == "item2999");
   }
 }
 

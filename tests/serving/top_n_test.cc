@@ -1,4 +1,7 @@
 #include <algorithm>
+#include <cmath>
+#include <deque>
+#include <random>
 
 #include <catch2/catch.hpp>
 
@@ -97,30 +100,47 @@ TEST_CASE("a list is shorter when few items remain", "[serving]") {
   CHECK(lists[0].items.size() <= 3);
 }
 
+// The refresher's copy of the model's items, filled in reverse so that it
+// grows from its last row first.
+ItemSnapshot SnapshotOf(const IsgdModel& model, bool quantized) {
+  ItemSnapshot snapshot(model.dim(), quantized);
+  for (uint32_t i = model.NumItems(); i-- > 0;) {
+    const auto row = model.ExportItem(ItemIndex(i));
+    snapshot.Apply({ItemIndex(i), "i" + std::to_string(i), row.bias, row.count, row.available, row.factors});
+  }
+  return snapshot;
+}
+
+// Users 0..30's queries, taken from the model as the pipeline takes them.
+struct ModelQueries {
+  std::vector<UserIndex> users;
+  std::vector<std::vector<float>> vectors;
+  std::vector<UserQuery> queries;
+
+  explicit ModelQueries(const IsgdModel& model) {
+    for (uint32_t u = 0; u <= 30; ++u) users.emplace_back(u);
+    vectors.assign(users.size(), std::vector<float>(static_cast<size_t>(model.dim())));
+    for (size_t k = 0; k < users.size(); ++k) {
+      const bool cold = model.IsCold(users[k]);
+      if (!cold) model.EffectiveUserVector(users[k], vectors[k]);
+      queries.push_back({users[k], cold, vectors[k], model.SeenItems(users[k])});
+    }
+  }
+};
+
 // The refresher's copy of the items, filled from the model's rows, with the
 // users' queries taken from the model: the same lists as on the model.
 TEST_CASE("top-N on an item snapshot equals top-N on the model", "[serving]") {
   IsgdModel model = Trained(3000, 11);
   model.SetAvailable(ItemIndex(5), false);
   model.AddUser(UserIndex(30), Mix64(30));  // cold
-  ItemSnapshot snapshot(model.dim());
-  // In reverse, so the snapshot grows from its last row first.
-  for (uint32_t i = model.NumItems(); i-- > 0;) {
-    const auto row = model.ExportItem(ItemIndex(i));
-    snapshot.Apply({ItemIndex(i), "i" + std::to_string(i), row.bias, row.count, row.available, row.factors});
-  }
+  const ItemSnapshot snapshot = SnapshotOf(model, /*quantized=*/false);
   REQUIRE(snapshot.NumItems() == model.NumItems());
   CHECK(snapshot.Name(ItemIndex(7)) == "i7");
 
-  std::vector<UserIndex> users;
-  for (uint32_t u = 0; u <= 30; ++u) users.emplace_back(u);
-  std::vector<std::vector<float>> vectors(users.size(), std::vector<float>(static_cast<size_t>(model.dim())));
-  std::vector<UserQuery> queries;
-  for (size_t k = 0; k < users.size(); ++k) {
-    const bool cold = model.IsCold(users[k]);
-    if (!cold) model.EffectiveUserVector(users[k], vectors[k]);
-    queries.push_back({users[k], cold, vectors[k], model.SeenItems(users[k])});
-  }
+  const ModelQueries q(model);
+  const std::vector<UserIndex>& users = q.users;
+  const std::vector<UserQuery>& queries = q.queries;
   const auto on_model = TopN(model, users, 10);
   const auto on_snapshot = TopN(snapshot, queries, 10);
   REQUIRE(on_snapshot.size() == on_model.size());
@@ -130,6 +150,190 @@ TEST_CASE("top-N on an item snapshot equals top-N on the model", "[serving]") {
     CHECK(on_snapshot[k].items == on_model[k].items);
   }
   CHECK(on_snapshot.back().cold);
+}
+
+
+// serving.index=sq8: an item snapshot with its int8 copy. Items are random
+// (normal) or clustered like learned vectors (a few directions plus noise,
+// log-normal norms); small biases.
+struct Sq8Catalog {
+  static constexpr int kClusters = 8;
+  int dim;
+  bool clustered;
+  ItemSnapshot snapshot;
+  std::vector<std::vector<float>> centres;
+  std::mt19937 rng;
+
+  Sq8Catalog(uint32_t items, int d, bool c, uint32_t seed)
+      : dim(d), clustered(c), snapshot(d, /*quantized=*/true), rng(seed) {
+    std::normal_distribution<float> normal(0.f, 1.f);
+    std::lognormal_distribution<float> norm(0.f, 0.3f);
+    centres.assign(kClusters, std::vector<float>(static_cast<size_t>(dim)));
+    for (auto& centre : centres) {
+      for (float& x : centre) x = normal(rng);
+    }
+    for (uint32_t i = 0; i < items; ++i) {
+      std::vector<float> row(static_cast<size_t>(dim));
+      const float scale = clustered ? norm(rng) : 1.f;
+      for (size_t k = 0; k < row.size(); ++k) {
+        row[k] = clustered ? scale * (centres[i % kClusters][k] + 0.6f * normal(rng)) : normal(rng);
+      }
+      snapshot.Apply({ItemIndex(i), "i" + std::to_string(i), 0.3f * normal(rng), i % 7, true, std::move(row)});
+    }
+  }
+  std::vector<float> Query() {
+    std::normal_distribution<float> normal(0.f, 1.f);
+    const auto& centre = centres[rng() % kClusters];
+    std::vector<float> x(static_cast<size_t>(dim));
+    for (size_t k = 0; k < x.size(); ++k) x[k] = clustered ? 0.5f * (centre[k] + 0.8f * normal(rng)) : normal(rng);
+    return x;
+  }
+};
+
+// Warm users' queries over vectors and seen lists kept here (a deque keeps
+// them in place as users are added).
+struct Sq8Users {
+  std::deque<std::vector<float>> vectors;
+  std::deque<std::vector<uint32_t>> seen;
+  std::vector<UserQuery> queries;
+  void Add(std::vector<float> vector, std::vector<uint32_t> seen_items = {}) {
+    vectors.push_back(std::move(vector));
+    seen.push_back(std::move(seen_items));
+    queries.push_back({UserIndex(static_cast<uint32_t>(queries.size())), false, vectors.back(), seen.back()});
+  }
+};
+
+// recall@n of the sq8 lists against exact ones (TopN, checked against brute
+// force above).
+double Sq8Recall(const std::vector<UserList>& approx, const std::vector<UserList>& exact) {
+  size_t hits = 0;
+  size_t wanted = 0;
+  REQUIRE(approx.size() == exact.size());
+  for (size_t k = 0; k < exact.size(); ++k) {
+    for (const ScoredIndex& s : exact[k].items) {
+      ++wanted;
+      hits += std::any_of(approx[k].items.begin(), approx[k].items.end(),
+                          [&](const ScoredIndex& a) { return a.item == s.item; });
+    }
+  }
+  return wanted == 0 ? 1.0 : static_cast<double>(hits) / static_cast<double>(wanted);
+}
+
+TEST_CASE("sq8 top-N: recall@10 >= 0.95 against exact, on random and clustered items", "[serving]") {
+  const bool clustered = GENERATE(false, true);
+  const int dim = GENERATE(16, 64);
+  INFO((clustered ? "clustered" : "random") << " items, dim " << dim);
+  Sq8Catalog catalog(20000, dim, clustered, 5);
+  Sq8Users users;
+  for (uint32_t u = 0; u < 100; ++u) users.Add(catalog.Query(), {u, u + 1000});
+  const auto exact = TopN(catalog.snapshot, users.queries, 10);
+  const auto sq8 = TopNQuantized(catalog.snapshot, users.queries, 10, 100);
+  REQUIRE(sq8.size() == exact.size());
+  for (size_t k = 0; k < sq8.size(); ++k) {
+    REQUIRE(sq8[k].items.size() == 10);
+    CHECK(sq8[k].user == exact[k].user);
+    // Re-scored exactly: scores are exact, best first.
+    for (size_t r = 1; r < 10; ++r) CHECK(sq8[k].items[r - 1].score >= sq8[k].items[r].score);
+  }
+  const double recall = Sq8Recall(sq8, exact);
+  INFO("recall@10 " << recall);
+  CHECK(recall >= 0.95);
+}
+
+TEST_CASE("sq8 top-N: seen and unavailable items left out, cold users get popularity", "[serving]") {
+  IsgdModel model = Trained(5000, 3);
+  model.SetAvailable(ItemIndex(17), false);
+  model.AddUser(UserIndex(30), Mix64(30));  // cold
+  const ItemSnapshot snapshot = SnapshotOf(model, /*quantized=*/true);
+  const ModelQueries q(model);
+  const std::vector<UserIndex>& users = q.users;
+  const std::vector<UserQuery>& queries = q.queries;
+  const auto exact = TopN(snapshot, queries, 10);
+  const auto sq8 = TopNQuantized(snapshot, queries, 10, 100);
+  REQUIRE(sq8.back().cold);
+  for (size_t k = 0; k < users.size(); ++k) {
+    INFO("user " << k);
+    CHECK(sq8[k].cold == exact[k].cold);
+    if (sq8[k].cold) CHECK(sq8[k].items == exact[k].items);
+    REQUIRE(sq8[k].items.size() == 10);
+    for (const ScoredIndex& s : sq8[k].items) {
+      CHECK_FALSE(std::binary_search(queries[k].seen.begin(), queries[k].seen.end(), s.item.value()));
+      CHECK(s.item != ItemIndex(17));
+    }
+  }
+  CHECK(Sq8Recall(sq8, exact) >= 0.95);
+}
+
+TEST_CASE("sq8 top-N: zero vectors, a huge-bias item, more wanted than there are items", "[serving]") {
+  Sq8Catalog catalog(3000, 32, /*clustered=*/true, 9);
+  Sq8Users users;
+  for (int u = 0; u < 20; ++u) users.Add(catalog.Query());
+  users.Add(std::vector<float>(32, 0.f));  // scale 0: ranked by bias alone
+  const auto exact = TopN(catalog.snapshot, users.queries, 10);
+  auto sq8 = TopNQuantized(catalog.snapshot, users.queries, 10, 100);
+  CHECK(sq8.back().items == exact.back().items);
+  CHECK(Sq8Recall(sq8, exact) >= 0.95);
+
+  // A zero item row with a huge bias comes first for everyone.
+  catalog.snapshot.Apply({ItemIndex(777), "", 1000.f, 1, true, std::vector<float>(32, 0.f)});
+  sq8 = TopNQuantized(catalog.snapshot, users.queries, 10, 100);
+  for (const UserList& list : sq8) {
+    REQUIRE_FALSE(list.items.empty());
+    CHECK(list.items.front().item == ItemIndex(777));
+  }
+
+  // Three items, one unavailable, one seen: a list of one.
+  ItemSnapshot small(4, /*quantized=*/true);
+  for (uint32_t i = 0; i < 3; ++i) small.Apply({ItemIndex(i), "", 0.f, 1, i != 1, {1.f, 0.5f * i, 0.f, 0.f}});
+  Sq8Users few;
+  few.Add({1.f, 1.f, 0.f, 0.f}, {2});
+  const auto lists = TopNQuantized(small, few.queries, 10, 100);
+  REQUIRE(lists[0].items.size() == 1);
+  CHECK(lists[0].items[0].item == ItemIndex(0));
+}
+
+// Equal scores (zero rows, no bias) are ranked by the lower index, exact
+// and sq8 alike.
+TEST_CASE("top-N: equal scores come by lower index", "[serving]") {
+  ItemSnapshot snapshot(8, /*quantized=*/true);
+  for (uint32_t i = 0; i < 5000; ++i) snapshot.Apply({ItemIndex(i), "", 0.f, 1, i != 3, std::vector<float>(8, 0.f)});
+  Sq8Users users;
+  for (int u = 0; u < 20; ++u) users.Add(std::vector<float>(8, 0.5f + static_cast<float>(u)), {5});
+  std::vector<ScoredIndex> expected;
+  for (uint32_t i : {0u, 1u, 2u, 4u, 6u, 7u, 8u, 9u, 10u, 11u}) expected.push_back({ItemIndex(i), 0.f});
+  for (const auto& lists : {TopN(snapshot, users.queries, 10), TopNQuantized(snapshot, users.queries, 10, 100)}) {
+    for (const UserList& list : lists) CHECK(list.items == expected);
+  }
+}
+
+// The int8 copy is quantized again as each row is applied: an item moved to
+// dominate every user is found at once, and dropped once moved back.
+TEST_CASE("sq8 top-N: after Apply of a changed row the quantized copy follows", "[serving]") {
+  Sq8Catalog catalog(20000, 64, /*clustered=*/true, 13);
+  Sq8Users users;
+  for (int u = 0; u < 40; ++u) {
+    std::vector<float> x = catalog.Query();
+    x[0] = 0.5f + std::abs(x[0]);  // every user likes dim 0
+    users.Add(std::move(x));
+  }
+  const auto first = [&](uint32_t item) {
+    const auto lists = TopNQuantized(catalog.snapshot, users.queries, 10, 100);
+    return std::all_of(lists.begin(), lists.end(), [&](const UserList& l) {
+      return !l.items.empty() && l.items.front().item == ItemIndex(item);
+    });
+  };
+  REQUIRE_FALSE(first(4242));
+  std::vector<float> row(64, 0.f);
+  row[0] = 1000.f;
+  catalog.snapshot.Apply({ItemIndex(4242), "", 0.f, 1, true, row});
+  CHECK(first(4242));
+  row[0] = -1000.f;
+  catalog.snapshot.Apply({ItemIndex(4242), "", 0.f, 1, true, row});
+  CHECK_FALSE(first(4242));
+  const auto lists = TopNQuantized(catalog.snapshot, users.queries, 10, 100);
+  for (const UserList& list : lists) {
+    for (const ScoredIndex& s : list.items) CHECK(s.item != ItemIndex(4242));
+  }
 }
 
 }  // namespace

@@ -47,14 +47,17 @@ struct ServingOptions {
   // Default: true.
   bool refresh_thread = true;
   // How warm users' lists are ranked: "exact" scores every item; "hnsw"
-  // re-scores the candidates of an approximate (HNSW) index, for catalogs
-  // and rates where exact top-N cannot keep up. Default: exact.
+  // re-scores the candidates of an approximate (HNSW) index; "sq8" re-scores
+  // the best candidates by int8 scores over every item (a quantized copy
+  // that follows every changed row, so drift does not hurt it). The last two
+  // are for catalogs and rates where exact top-N cannot keep up.
+  // Default: exact.
   std::string index = "exact";
-  // hnsw: candidates re-scored per list. Default: 100.
+  // hnsw, sq8: candidates re-scored exactly per list. Default: 100.
   int index_candidates = 100;
   // hnsw: search breadth (hnswlib's ef). Default: 128.
   int index_ef = 128;
-  // hnsw: one list in this many is also computed exactly to measure
+  // hnsw, sq8: one list in this many is also computed exactly to measure
   // recall@N (streamrec_index_recall); 0 = never. Default: 100.
   int index_recall_every = 100;
 };

@@ -9,15 +9,20 @@
 //
 // Cost: one more copy of q_i and b_i (dim + 1 floats per item: 51 MB for
 // 100k items at dim 128), and copying each changed row once per batch.
+// With `quantized` (serving.index=sq8) it also keeps an int8 copy of q_i
+// (QuantizedItems: dim bytes + 8 per item), each changed row quantized again
+// as it is applied.
 //
 // Thread-safety: none; one thread owns it.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "streamrec/base/ids.h"
+#include "streamrec/serving/quantized_items.h"
 
 namespace streamrec::serving {
 
@@ -34,7 +39,9 @@ struct ItemUpdate {
 
 class ItemSnapshot {
  public:
-  explicit ItemSnapshot(int dim) : dim_(dim) {}
+  explicit ItemSnapshot(int dim, bool quantized = false) : dim_(dim) {
+    if (quantized) quantized_.emplace(dim);
+  }
 
   // Sets the item's row; indices beyond the current size grow the snapshot
   // (rows in between stay unavailable until their own update arrives).
@@ -48,6 +55,8 @@ class ItemSnapshot {
   bool IsAvailable(ItemIndex item) const { return available_[item.value()] != 0; }
   uint32_t ItemCount(ItemIndex item) const { return count_[item.value()]; }
   std::string_view Name(ItemIndex item) const { return ids_[item.value()]; }
+  // The int8 copy of the item matrix (same rows), or null when not kept.
+  const QuantizedItems* quantized() const { return quantized_ ? &*quantized_ : nullptr; }
 
  private:
   int dim_;
@@ -56,6 +65,7 @@ class ItemSnapshot {
   std::vector<uint8_t> available_;
   std::vector<uint32_t> count_;
   std::vector<std::string> ids_;
+  std::optional<QuantizedItems> quantized_;
 };
 
 }  // namespace streamrec::serving

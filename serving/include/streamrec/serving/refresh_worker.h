@@ -52,11 +52,21 @@ struct RefreshWorkerOptions {
   std::chrono::milliseconds gather{0};
   bool own_thread = true;
   PublisherOptions publisher;
-  // Rank warm users by re-scoring the candidates of an HNSW index
-  // (ApproximateIndex) rather than every item. The worker builds the index
-  // a slice per round, serving exact lists meanwhile, then keeps it up to
-  // date with the item rows it receives.
-  bool approximate = false;
+  // How warm users are ranked (serving.index). Default: kExact.
+  enum class Ranking {
+    // Score every item in float.
+    kExact,
+    // Re-score the candidates of an HNSW index (ApproximateIndex). The
+    // worker builds the index on its own thread, serving exact lists
+    // meanwhile, then keeps it up to date with the item rows it receives.
+    kHnsw,
+    // Re-score the best candidates by int8 scores over every item
+    // (TopNQuantized); the snapshot keeps the int8 copy, each row quantized
+    // again as it changes, so lists are approximate from the start.
+    kSq8,
+  };
+  Ranking ranking = Ranking::kExact;
+  // kHnsw's index; `index.candidates` is kSq8's candidates per list too.
   ApproximateIndexOptions index;
   // Every this-many approximate lists, one is also computed exactly and the
   // overlap counted (RefreshCounters::recall): recall@N measured online.
@@ -66,8 +76,8 @@ struct RefreshWorkerOptions {
 
 struct RefreshCounters {
   uint64_t lists = 0;              // lists published
-  uint64_t approximate_lists = 0;  // of which ranked through the index
-  bool index_ready = false;        // the index holds every item
+  uint64_t approximate_lists = 0;  // of which ranked through the index (kHnsw) or int8 scores (kSq8)
+  bool index_ready = false;        // the index holds every item (kSq8: from the start)
   uint64_t recall_lists = 0;       // approximate lists also computed exactly
   uint64_t recall_hits = 0;        // items of those exact lists the approximate ones held
   uint64_t recall_wanted = 0;      // items of those exact lists

@@ -46,6 +46,14 @@ struct UserQuery {
 std::vector<UserList> TopN(const online_learner::IsgdModel& model, std::span<const UserIndex> users, uint32_t n);
 std::vector<UserList> TopN(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n);
 
+// serving.index=sq8: approximate top `n`. Each warm user's `candidates` best
+// items (at least n; seen and unavailable ones left out) by the int8 scores
+// of `items.quantized()` (which must be kept) plus bias, re-scored exactly in
+// float; cold users as TopN. Equal to TopN whenever the exact top n are among
+// the candidates.
+std::vector<UserList> TopNQuantized(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n,
+                                    uint32_t candidates);
+
 // The `n` most popular available items (score = count of positive events):
 // what a user the model does not know yet is served.
 std::vector<ScoredIndex> PopularItems(const online_learner::IsgdModel& model, uint32_t n);

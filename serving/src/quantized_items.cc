@@ -1,0 +1,230 @@
+#include "streamrec/serving/quantized_items.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace streamrec::serving {
+namespace {
+
+int PaddedDim(int dim) { return (dim + kDimGroup - 1) / kDimGroup * kDimGroup; }
+
+// Items scored at once per user tile: independent accumulators hide the
+// latency of vpdpbusd (and share each load of the user tile).
+constexpr uint32_t kItemChunk = 8;
+
+void ScoresPortable(const QuantizedUsers& users, const QuantizedItems& items, uint32_t begin, uint32_t count,
+                    float* out, size_t ld, const Int8Filter* filter) {
+  const auto dim = static_cast<size_t>(items.padded_dim());
+  const size_t padded_users = users.padded_count();
+  // Signed codes in int16 rows (users from their tiles, less the +128): each
+  // score is then the plain multiply-add loop compilers vectorise (vpmaddwd).
+  std::vector<int16_t> x(padded_users * dim);
+  for (size_t u = 0; u < padded_users; ++u) {
+    const uint8_t* tile = users.TileCodes(u / kUserTile);
+    for (size_t d = 0; d < dim; ++d) {
+      x[u * dim + d] = static_cast<int16_t>(
+          tile[(d / kDimGroup * kUserTile + u % kUserTile) * kDimGroup + d % kDimGroup] - 128);
+    }
+  }
+  std::vector<int16_t> c(dim);
+  for (uint32_t j = 0; j < count; ++j) {
+    const uint32_t i = begin + j;
+    std::copy(items.Codes(i), items.Codes(i) + dim, c.begin());
+    const float item_scale = items.Scale(i);
+    float* col = out + size_t{j} * ld;
+    for (size_t u = 0; u < padded_users; ++u) {
+      const int16_t* xu = x.data() + u * dim;
+      int32_t dot = 0;
+      for (size_t d = 0; d < dim; ++d) dot += xu[d] * c[d];
+      col[u] = static_cast<float>(dot) * (users.scales()[u] * item_scale);
+    }
+    if (filter == nullptr) continue;
+    for (size_t t = 0; t < padded_users / kUserTile; ++t) {
+      unsigned mask = 0;
+      for (size_t lane = 0; lane < kUserTile; ++lane) {
+        const size_t u = t * kUserTile + lane;
+        if (col[u] + filter->bias[j] >= filter->threshold[u]) mask |= 1U << lane;
+      }
+      if (mask != 0) filter->hits->push_back({j, static_cast<uint16_t>(t), static_cast<uint16_t>(mask)});
+    }
+  }
+}
+
+#if defined(__x86_64__)
+// One item's 4 codes of group g, in every lane.
+__attribute__((target("avx512f"))) inline __m512i Broadcast4(const int8_t* row, int g) {
+  int32_t four;
+  std::memcpy(&four, row + g * kDimGroup, sizeof four);
+  return _mm512_set1_epi32(four);
+}
+
+// One item's scores for one tile from its accumulated dots (less the +128
+// offset, scaled), stored at `col`; with a threshold, the users whose score
+// plus `bias` reaches theirs.
+__attribute__((target("avx512f"), always_inline)) inline uint16_t Finish(__m512i acc, const QuantizedItems& items,
+                                                                         uint32_t i, __m512 user_scale, float* col,
+                                                                         float bias, const float* threshold) {
+  const __m512i dot = _mm512_sub_epi32(acc, _mm512_set1_epi32(128 * items.CodeSum(i)));
+  const __m512 scale = _mm512_mul_ps(user_scale, _mm512_set1_ps(items.Scale(i)));
+  // The all-lanes masked form: GCC 12 warns about the plain one's
+  // _mm512_undefined_ps (its bug 105593).
+  const __m512 score = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, dot), scale);
+  _mm512_storeu_ps(col, score);
+  if (threshold == nullptr) return 0;
+  return static_cast<uint16_t>(
+      _mm512_cmp_ps_mask(_mm512_add_ps(score, _mm512_set1_ps(bias)), _mm512_loadu_ps(threshold), _CMP_GE_OQ));
+}
+
+__attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const QuantizedUsers& users,
+                                                                    const QuantizedItems& items, uint32_t begin,
+                                                                    uint32_t count, float* out, size_t ld,
+                                                                    const Int8Filter* filter) {
+  const int groups = items.padded_dim() / kDimGroup;
+  const size_t tiles = users.padded_count() / kUserTile;
+  std::vector<uint16_t> masks(kItemChunk * tiles);
+  for (uint32_t j0 = 0; j0 < count; j0 += kItemChunk) {
+    const uint32_t chunk = std::min(kItemChunk, count - j0);
+    // A short last chunk repeats its last item: the unrolled code stays
+    // within the block, and the repeats store the same scores again.
+    uint32_t at[kItemChunk];
+    const int8_t* rows[kItemChunk];
+    for (uint32_t c = 0; c < kItemChunk; ++c) {
+      at[c] = j0 + std::min(c, chunk - 1);
+      rows[c] = items.Codes(begin + at[c]);
+    }
+    unsigned any = 0;
+    for (size_t t = 0; t < tiles; ++t) {
+      const uint8_t* tile = users.TileCodes(t);
+      // Named accumulators: with an array GCC 12 copies each through a
+      // scratch register around every vpdpbusd (and spills one).
+      __m512i a0 = _mm512_setzero_si512();
+      __m512i a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+      for (int g = 0; g < groups; ++g) {
+        const __m512i x = _mm512_loadu_si512(tile + static_cast<size_t>(g) * kUserTile * kDimGroup);
+        a0 = _mm512_dpbusd_epi32(a0, x, Broadcast4(rows[0], g));
+        a1 = _mm512_dpbusd_epi32(a1, x, Broadcast4(rows[1], g));
+        a2 = _mm512_dpbusd_epi32(a2, x, Broadcast4(rows[2], g));
+        a3 = _mm512_dpbusd_epi32(a3, x, Broadcast4(rows[3], g));
+        a4 = _mm512_dpbusd_epi32(a4, x, Broadcast4(rows[4], g));
+        a5 = _mm512_dpbusd_epi32(a5, x, Broadcast4(rows[5], g));
+        a6 = _mm512_dpbusd_epi32(a6, x, Broadcast4(rows[6], g));
+        a7 = _mm512_dpbusd_epi32(a7, x, Broadcast4(rows[7], g));
+      }
+      const __m512 user_scale = _mm512_loadu_ps(users.scales() + t * kUserTile);
+      const float* threshold = filter != nullptr ? filter->threshold + t * kUserTile : nullptr;
+      const __m512i acc[kItemChunk] = {a0, a1, a2, a3, a4, a5, a6, a7};
+#pragma GCC unroll 8
+      for (uint32_t c = 0; c < kItemChunk; ++c) {
+        masks[c * tiles + t] = Finish(acc[c], items, begin + at[c], user_scale, out + size_t{at[c]} * ld + t * kUserTile,
+                                      filter != nullptr ? filter->bias[at[c]] : 0.f, threshold);
+        any |= masks[c * tiles + t];
+      }
+    }
+    if (any == 0) continue;
+    // Computed tile by tile; hits are promised item by item.
+    for (uint32_t c = 0; c < chunk; ++c) {
+      for (size_t t = 0; t < tiles; ++t) {
+        const uint16_t mask = masks[c * tiles + t];
+        if (mask != 0) filter->hits->push_back({j0 + c, static_cast<uint16_t>(t), mask});
+      }
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+float QuantizeRow(std::span<const float> row, std::span<int8_t> codes) {
+  assert(codes.size() >= row.size());
+  float largest = 0;
+  for (float x : row) largest = std::max(largest, std::abs(x));
+  std::fill(codes.begin(), codes.end(), int8_t{0});
+  if (!(largest > 0) || !std::isfinite(largest)) return 0;  // zero row (or a broken one): scores are the bias alone
+  const float inverse = 127.f / largest;
+  for (size_t j = 0; j < row.size(); ++j) {
+    codes[j] = static_cast<int8_t>(std::clamp(std::round(row[j] * inverse), -127.f, 127.f));
+  }
+  return largest / 127.f;
+}
+
+QuantizedItems::QuantizedItems(int dim) : dim_(dim), padded_dim_(PaddedDim(dim)) {}
+
+void QuantizedItems::Set(uint32_t item, std::span<const float> row) {
+  assert(row.size() == static_cast<size_t>(dim_));
+  if (item >= NumItems()) {
+    const size_t n = size_t{item} + 1;
+    codes_.resize(n * static_cast<size_t>(padded_dim_), 0);
+    scales_.resize(n, 0.f);
+    code_sums_.resize(n, 0);
+  }
+  const std::span<int8_t> codes(codes_.data() + size_t{item} * static_cast<size_t>(padded_dim_),
+                                static_cast<size_t>(padded_dim_));
+  scales_[item] = QuantizeRow(row, codes);
+  int32_t sum = 0;
+  for (int8_t c : codes) sum += c;
+  code_sums_[item] = sum;
+}
+
+QuantizedUsers::QuantizedUsers(int dim, size_t count)
+    : dim_(dim),
+      padded_dim_(PaddedDim(dim)),
+      count_(count),
+      // Code 128 is x = 0: padding users score 0 (and have scale 0).
+      codes_((count + kUserTile - 1) / kUserTile * kUserTile * static_cast<size_t>(PaddedDim(dim)), 128),
+      scales_((count + kUserTile - 1) / kUserTile * kUserTile, 0.f),
+      row_(static_cast<size_t>(PaddedDim(dim))) {}
+
+void QuantizedUsers::Set(size_t k, std::span<const float> vector) {
+  assert(k < count_ && vector.size() == static_cast<size_t>(dim_));
+  scales_[k] = QuantizeRow(vector, row_);
+  uint8_t* tile = codes_.data() + k / kUserTile * kUserTile * static_cast<size_t>(padded_dim_);
+  const size_t lane = k % kUserTile;
+  for (int d = 0; d < padded_dim_; ++d) {
+    const size_t g = static_cast<size_t>(d / kDimGroup);
+    tile[(g * kUserTile + lane) * kDimGroup + static_cast<size_t>(d % kDimGroup)] =
+        static_cast<uint8_t>(row_[static_cast<size_t>(d)] + 128);
+  }
+}
+
+bool Int8KernelSupported(Int8Kernel kernel) {
+  switch (kernel) {
+    case Int8Kernel::kPortable:
+      return true;
+    case Int8Kernel::kAvx512Vnni:
+#if defined(__x86_64__)
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+Int8Kernel BestInt8Kernel() {
+  static const Int8Kernel best =
+      Int8KernelSupported(Int8Kernel::kAvx512Vnni) ? Int8Kernel::kAvx512Vnni : Int8Kernel::kPortable;
+  return best;
+}
+
+void Int8Scores(Int8Kernel kernel, const QuantizedUsers& users, const QuantizedItems& items, uint32_t begin,
+                uint32_t count, float* out, size_t ld, const Int8Filter* filter) {
+  assert(users.padded_dim() == items.padded_dim() && ld >= users.padded_count());
+  assert(users.padded_count() / kUserTile <= 0x10000);
+  assert(size_t{begin} + count <= items.NumItems());
+  if (count == 0) return;
+#if defined(__x86_64__)
+  if (kernel == Int8Kernel::kAvx512Vnni && Int8KernelSupported(kernel)) {
+    ScoresAvx512Vnni(users, items, begin, count, out, ld, filter);
+    return;
+  }
+#endif
+  ScoresPortable(users, items, begin, count, out, ld, filter);
+}
+
+}  // namespace streamrec::serving
