@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <numeric>
 #include <system_error>
 #include <unordered_set>
 #include <utility>
@@ -492,6 +493,18 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
   return Status::Ok();
 }
 
+namespace {
+// Positions of `puts` ordered by id (RocksDB's bytewise key order); a
+// repeated id keeps its order, so the later put still wins.
+template <class Put>
+std::vector<size_t> InKeyOrder(const std::vector<Put>& puts) {
+  std::vector<size_t> order(puts.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return puts[a].id < puts[b].id; });
+  return order;
+}
+}  // namespace
+
 Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
   Impl& m = *impl_;
   if (m.options.read_only) {
@@ -528,8 +541,12 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
     if (!entry.ok()) return entry.status();
     if (entry->batch_seq <= clear.up_to_batch_seq) keep(wb.Delete(m.cf(kPending), ToSlice(clear.user_id)));
   }
-  for (size_t k = 0; k < batch.users.size(); ++k) keep(wb.Put(m.cf(kUsers), ToSlice(batch.users[k].id), users[k]));
-  for (size_t k = 0; k < batch.items.size(); ++k) keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), items[k]));
+  // In key order: the memtable's skip list starts each insert from where the
+  // previous one went, so ascending keys are found in a few steps rather
+  // than a descent from the top (that search was a quarter of the writer
+  // thread's time at 5k events/s, with thousands of item rows per batch).
+  for (size_t k : InKeyOrder(batch.users)) keep(wb.Put(m.cf(kUsers), ToSlice(batch.users[k].id), users[k]));
+  for (size_t k : InKeyOrder(batch.items)) keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), items[k]));
   if (sampler) keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaSampler), *sampler));
   if (batch.index_limits) keep(wb.Put(m.cf(kIds), ToSlice(internal::kIdsNextIndex), EncodeIndexLimits(new_limits)));
   if (batch.stream_time_ms) {

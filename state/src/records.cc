@@ -1,5 +1,6 @@
 #include "streamrec/state/records.h"
 
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -136,7 +137,13 @@ void PutIndices(ByteWriter& w, const std::vector<uint32_t>& v) {
 
 void PutFloats(ByteWriter& w, const std::vector<float>& v) {
   w.U32(static_cast<uint32_t>(v.size()));
-  for (float x : v) w.F32(x);
+  if constexpr (std::endian::native == std::endian::little) {
+    // The little-endian encoding is the floats' own bytes: one copy (a
+    // tenth of the store writer's time went to writing them one by one).
+    w.Bytes({reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)});
+  } else {
+    for (float x : v) w.F32(x);
+  }
 }
 
 // One-number records: u8 version | u64 value.
