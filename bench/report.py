@@ -418,12 +418,16 @@ def e2e_sections(rep, e2e):
                                  if ref else "", verdict(ok)))
             if r["rate"] == 5000:
                 index = r.get("index", {"kind": "exact"})
+                approximate_run = any(x["rate"] == 5000 and x.get("index", {}).get("kind", "exact") != "exact"
+                                      for x in fr["runs"])
+                if index["kind"] == "exact" and approximate_run:
+                    continue  # judged on the approximate run
                 if index["kind"] == "exact":
                     rep.bars.append(("freshness p99 <= 50 ms at 5k events/s with an approximate index "
                                      "(recall@10 >= 0.95)",
                                      f"exact: p99 {fmt_num(r['latency_ms']['p99'])} ms, "
                                      f"{r['refreshed_share'] * 100:.1f}% refreshed",
-                                     "approximate: run with `-- --set serving.index=hnsw`", "", "**missed (exact)**"))
+                                     "approximate: run with `--fresh-sq8-rates 5000`", "", "**missed (exact)**"))
                 else:
                     ok = (r["latency_ms"]["p99"] <= 50 and r["refreshed_share"] >= 0.999
                           and index["recall_at_n"] >= 0.95)
