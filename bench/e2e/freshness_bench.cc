@@ -506,31 +506,34 @@ Result<Json> RunFreshnessBench(const Flags& flags, const std::vector<std::string
   if (!template_store.ok()) return template_store.status();
   out["template"]["store_bytes"] = MeasureDir(settings->state.dir).allocated;
 
+  // One run, announced and summarised on stderr; `name` labels both.
+  const auto run_one = [&](const std::string& name, const std::vector<std::string>& run_sets, double rate,
+                           Subject subject) -> Result<Json> {
+    Progress("freshness: {} at {} events/s for {} s", name, rate, *seconds);
+    auto run = RunOneRate(run_sets, stream, **template_store, rate, *warmup, *seconds, subject);
+    if (!run.ok()) return run.status().WithContext(fmt::format("freshness ({}) at {} events/s", name, rate));
+    Progress("freshness: {} at {} events/s: p50 {:.1f} ms, p99 {:.1f} ms, refreshed {:.3f}", name, rate,
+             (*run)["latency_ms"]["p50"].get<double>(), (*run)["latency_ms"]["p99"].get<double>(),
+             (*run)["refreshed_share"].get<double>());
+    return run;
+  };
   // Each rate: the pipeline, then the bare relay at the same rate on a fresh
   // broker (the floor of the two Kafka hops on this machine, same run).
   Json runs = Json::array();
   Json references = Json::array();
   for (double rate : *rates) {
-    for (const Subject subject : {Subject::kPipeline, Subject::kRelay}) {
-      const char* name = subject == Subject::kPipeline ? "pipeline" : "relay";
-      Progress("freshness: {} at {} events/s for {} s", name, rate, *seconds);
-      auto run = RunOneRate(sets, stream, **template_store, rate, *warmup, *seconds, subject);
-      if (!run.ok()) return run.status().WithContext(fmt::format("freshness ({}) at {} events/s", name, rate));
-      Progress("freshness: {} at {} events/s: p50 {:.1f} ms, p99 {:.1f} ms, refreshed {:.3f}", name, rate,
-               (*run)["latency_ms"]["p50"].get<double>(), (*run)["latency_ms"]["p99"].get<double>(),
-               (*run)["refreshed_share"].get<double>());
-      (subject == Subject::kPipeline ? runs : references).push_back(*run);
-    }
+    auto pipeline = run_one("pipeline", sets, rate, Subject::kPipeline);
+    if (!pipeline.ok()) return pipeline.status();
+    runs.push_back(*pipeline);
+    auto relay = run_one("relay", sets, rate, Subject::kRelay);
+    if (!relay.ok()) return relay.status();
+    references.push_back(*relay);
   }
   std::vector<std::string> sq8_sets = sets;
   sq8_sets.push_back("serving.index=sq8");
   for (double rate : *sq8_rates) {
-    Progress("freshness: pipeline (sq8) at {} events/s for {} s", rate, *seconds);
-    auto run = RunOneRate(sq8_sets, stream, **template_store, rate, *warmup, *seconds, Subject::kPipeline);
-    if (!run.ok()) return run.status().WithContext(fmt::format("freshness (sq8) at {} events/s", rate));
-    Progress("freshness: pipeline (sq8) at {} events/s: p50 {:.1f} ms, p99 {:.1f} ms, refreshed {:.3f}", rate,
-             (*run)["latency_ms"]["p50"].get<double>(), (*run)["latency_ms"]["p99"].get<double>(),
-             (*run)["refreshed_share"].get<double>());
+    auto run = run_one("pipeline (sq8)", sq8_sets, rate, Subject::kPipeline);
+    if (!run.ok()) return run.status();
     runs.push_back(*run);
   }
   out["runs"] = runs;
