@@ -7,8 +7,6 @@
 #include <optional>
 #include <set>
 #include <thread>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "kafka_settings.h"
 #include "kill_point.h"
@@ -19,6 +17,7 @@
 #include "streamrec/ingest/ingestor.h"
 #include "streamrec/kafka/producer.h"
 #include "streamrec/online_learner/learner.h"
+#include "streamrec/serving/published_lists.h"
 #include "streamrec/serving/refresh_worker.h"
 #include "streamrec/state/feature_store.h"
 
@@ -163,8 +162,7 @@ struct Pipeline::Impl {
   std::vector<state::StoreBatch::PendingClear> acknowledged;
   // Items of each user's last published list (as the worker reports them),
   // so a list holding an item that becomes unavailable is refreshed.
-  std::unordered_map<uint32_t, std::vector<uint32_t>> published_items;
-  std::unordered_map<uint32_t, std::unordered_set<uint32_t>> users_listing_item;
+  serving::PublishedLists published{1};
   // Partitions whose stored offset was checked against the broker.
   std::set<kafka::TopicPartition> verified;
 
@@ -177,7 +175,7 @@ struct Pipeline::Impl {
     };
     std::map<std::string, int64_t> touched;  // user id -> newest event time
     std::vector<Forgotten> forgotten;
-    std::vector<uint32_t> unlisted_users;  // lists holding a now-unavailable item
+    std::vector<UserIndex> unlisted_users;  // lists holding a now-unavailable item
     std::vector<serving::ItemUpdate> item_updates;
     kafka::OffsetMap next_offsets;
   };
@@ -203,8 +201,6 @@ struct Pipeline::Impl {
   Status StartWorker(const std::function<void(const schemas::RecommendationList&)>& on_list);
   serving::DueUser TouchOf(UserIndex user, int64_t event_ts_ms, uint64_t batch_seq, int64_t now_ms) const;
   void CollectReport();
-  void RememberList(uint32_t user, const std::vector<ItemIndex>& items);
-  void DropList(uint32_t user);
   void UpdateStats();
 };
 
@@ -215,6 +211,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(const Settings& settings) {
   auto impl = std::make_unique<Impl>();
   impl->settings = settings;
   impl->kill_switch = KillSwitch(settings.testing);
+  impl->published = serving::PublishedLists(static_cast<uint32_t>(settings.serving.top_n));
   const PipelineOptions& p = settings.pipeline;
 
   auto store = state::FeatureStore::Open(StoreOptionsFor(settings, settings.state.dir));
@@ -347,22 +344,6 @@ serving::DueUser Pipeline::Impl::TouchOf(UserIndex user, int64_t event_ts_ms, ui
   return touch;
 }
 
-void Pipeline::Impl::RememberList(uint32_t user, const std::vector<ItemIndex>& items) {
-  DropList(user);
-  auto& listed = published_items[user];
-  for (ItemIndex item : items) {
-    listed.push_back(item.value());
-    users_listing_item[item.value()].insert(user);
-  }
-}
-
-void Pipeline::Impl::DropList(uint32_t user) {
-  auto it = published_items.find(user);
-  if (it == published_items.end()) return;
-  for (uint32_t item : it->second) users_listing_item[item].erase(user);
-  published_items.erase(it);
-}
-
 Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   state::StoreBatch write;
   Owed owed;
@@ -370,17 +351,17 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   // Newest event time per touched user (by id: a forget erases the index).
   std::map<std::string, int64_t>& touched = owed.touched;
   std::vector<Owed::Forgotten>& forgotten = owed.forgotten;
-  std::vector<uint32_t>& unlisted_users = owed.unlisted_users;  // lists holding a now-unavailable item
-
+  std::vector<bool> withdrawn;  // by item index
   for (const schemas::Item& item : batch.items) {
     learner->ApplyItem(item);
     if (!item.available) {
       const uint32_t i = *learner->items().Find(item.item_id);
-      if (auto it = users_listing_item.find(i); it != users_listing_item.end()) {
-        unlisted_users.insert(unlisted_users.end(), it->second.begin(), it->second.end());
-      }
+      if (withdrawn.size() <= i) withdrawn.resize(i + 1);
+      withdrawn[i] = true;
     }
   }
+  // Lists holding a now-unavailable item.
+  if (!withdrawn.empty()) owed.unlisted_users = published.UsersListingAny(withdrawn);
   // A forgotten or expired user: no list owed, a tombstone instead (owed in
   // `pending` until published), its rows and pending entry deleted. Its
   // index may be reused by a new user later in this batch, which is only
@@ -388,7 +369,7 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   auto drop_user = [&](const std::string& user_id, std::optional<UserIndex> index, int64_t ts) {
     touched.erase(user_id);
     forgotten.push_back({user_id, ts, index});
-    if (index) DropList(index->value());
+    if (index) published.Drop(*index);
     write.erased_users.push_back(user_id);
   };
   for (const ingest::ConsumedEvent& consumed : batch.events) {
@@ -472,10 +453,10 @@ Status Pipeline::Impl::FinishWrite() {
   for (const auto& [user_id, ts] : owed.touched) {
     if (auto user = learner->users().Find(user_id)) worker->Touch(TouchOf(UserIndex(*user), ts, *seq, now));
   }
-  for (uint32_t user : owed.unlisted_users) {
-    if (learner->users().Name(user).empty()) continue;  // forgotten since
-    const auto row = learner->model().ExportUser(UserIndex(user));
-    worker->Touch(TouchOf(UserIndex(user), row.last_ts_ms, *seq, now));
+  for (UserIndex user : owed.unlisted_users) {
+    if (learner->users().Name(user.value()).empty()) continue;  // forgotten since
+    const auto row = learner->model().ExportUser(user);
+    worker->Touch(TouchOf(user, row.last_ts_ms, *seq, now));
   }
   kill_switch.Reached(KillPoint::kBeforeCommit, stats.batches + 1);
   for (const auto& [tp, next] : owed.next_offsets) uncommitted[tp] = next;  // batches come in order
@@ -515,7 +496,7 @@ void Pipeline::Impl::CollectReport() {
     ++stats.lists_published;
     // Forgotten after the worker took it: the tombstone follows the list.
     if (learner->users().Name(list.user.value()).empty()) continue;
-    RememberList(list.user.value(), list.items);
+    published.Remember(list.user, list.items);
     // Computed before the worker saw an item withdrawn: list it again.
     const bool stale = std::any_of(list.items.begin(), list.items.end(),
                                    [&](ItemIndex item) { return !learner->model().IsAvailable(item); });

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -55,8 +56,17 @@ class PipelineFixture {
 
   // `streamrec run` until idle, in-process through the CLI.
   int Run(const std::vector<std::string>& extra = {}) {
+    std::ostringstream out, err;
+    const int code = apps::Run(RunArgs("1s", extra), out, err);
+    INFO(err.str());
+    CHECK(code == 0);
+    return code;
+  }
+  // The arguments of `streamrec run` against this fixture, stopping once
+  // idle for `idle`.
+  std::vector<std::string> RunArgs(const std::string& idle, const std::vector<std::string>& extra = {}) const {
     std::vector<std::string> args = {"run",
-                                     "--stop-when-idle", "1s",
+                                     "--stop-when-idle", idle,
                                      "--set", "kafka.bootstrap.servers=" + kafka_.bootstrap(),
                                      "--set", "state.dir=" + state_dir(),
                                      "--set", "serving.min_refresh_ms=0ms",
@@ -64,11 +74,7 @@ class PipelineFixture {
                                      "--set", "http.listen=",
                                      "--set", "log.level=warn"};
     args.insert(args.end(), extra.begin(), extra.end());
-    std::ostringstream out, err;
-    const int code = apps::Run(args, out, err);
-    INFO(err.str());
-    CHECK(code == 0);
-    return code;
+    return args;
   }
 
   // Every record of a topic, from the start.
@@ -193,6 +199,74 @@ TEST_CASE("lists for every user, malformed records dead-lettered, forget tombsto
   auto pending = (*store)->ReadPending();
   REQUIRE_RESULT_OK(pending);
   CHECK(pending->empty());
+}
+
+// Each user's latest list, parsed (tombstones left out).
+std::map<std::string, schemas::RecommendationList> LatestLists(const std::vector<kafka::Message>& messages) {
+  std::map<std::string, schemas::RecommendationList> out;
+  for (const auto& [user, value] : LatestByKey(messages)) {
+    if (!value) continue;
+    auto parsed = schemas::ParseRecommendationList(*value);
+    if (auto* list = std::get_if<schemas::RecommendationList>(&parsed)) out[user] = std::move(*list);
+  }
+  return out;
+}
+
+TEST_CASE("lists holding an item the catalog withdraws later are published again without it", "[integration]") {
+  PipelineFixture f;
+  const auto stream = ClickStream(kReferenceTsMs - 3600'000);
+  std::map<std::string, int64_t> last_ts;
+  for (const auto& e : stream) {
+    f.ProduceEvent(e);
+    last_ts[e.user_id] = e.ts_ms;
+  }
+  f.Flush();
+  // The run stays up (until idle for 8 s) while its lists are read back and
+  // the withdrawal is sent.
+  std::ostringstream out, err;
+  int code = -1;
+  std::thread run([&] { code = apps::Run(f.RunArgs("8s"), out, err); });
+  // Wait for every user's list of all its events, so that no later list
+  // comes but for the withdrawal.
+  std::map<std::string, schemas::RecommendationList> before;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  auto complete = [&] {
+    if (before.size() != last_ts.size()) return false;
+    for (const auto& [user, list] : before) {
+      if (list.source_event_ts_ms != last_ts.at(user)) return false;
+    }
+    return true;
+  };
+  while (!complete() && std::chrono::steady_clock::now() < deadline) {
+    before = LatestLists(f.ReadTopic("recommendations"));
+    if (!complete()) std::this_thread::sleep_for(100ms);
+  }
+  const size_t lists_before = f.ReadTopic("recommendations").size();
+  // The item in the most lists goes.
+  std::map<std::string, int> listed;
+  for (const auto& [user, list] : before) {
+    for (const auto& item : list.items) ++listed[item.item_id];
+  }
+  REQUIRE_FALSE(listed.empty());
+  const std::string withdrawn =
+      std::max_element(listed.begin(), listed.end(), [](const auto& a, const auto& b) { return a.second < b.second; })
+          ->first;
+  f.Produce("items", withdrawn, schemas::SerializeItem({withdrawn, false, std::nullopt, {}, {}}));
+  f.Flush();
+  run.join();
+  INFO(err.str());
+  REQUIRE(complete());
+  REQUIRE(code == 0);
+
+  const auto published = f.ReadTopic("recommendations");
+  const auto after = LatestLists(published);
+  // One more list for each user that listed the item, none for the others.
+  CHECK(published.size() - lists_before == static_cast<size_t>(listed.at(withdrawn)));
+  for (const auto& [user, list] : after) {
+    INFO(user);
+    CHECK(list.items.size() == 10);
+    for (const auto& item : list.items) CHECK(item.item_id != withdrawn);
+  }
 }
 
 TEST_CASE("users idle longer than learner.user_ttl are tombstoned and leave the store", "[integration]") {
