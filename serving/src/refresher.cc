@@ -7,10 +7,21 @@ namespace streamrec::serving {
 void Refresher::Touch(DueUser touch) {
   auto it = waiting_.find(touch.user);
   if (it == waiting_.end()) {
-    waiting_.emplace(touch.user, std::move(touch));
+    Waiting entry{std::move(touch)};
+    const UserIndex user = entry.due.user;
+    if (auto last = last_refresh_ms_.find(user);
+        last != last_refresh_ms_.end() && entry.due.touched_at_ms - last->second < min_interval_ms_) {
+      entry.held = true;
+      entry.held_until = last->second + min_interval_ms_;
+      held_.emplace(entry.held_until, user);
+    } else {
+      ready_.emplace(entry.due.touched_at_ms, user);
+    }
+    waiting_.emplace(user, std::move(entry));
     return;
   }
-  DueUser& entry = it->second;
+  // Waiting already: it keeps its place (the first touch not refreshed).
+  DueUser& entry = it->second.due;
   entry.newest_event_ts_ms = std::max(entry.newest_event_ts_ms, touch.newest_event_ts_ms);
   entry.batch_seq = std::max(entry.batch_seq, touch.batch_seq);
   entry.user_id = std::move(touch.user_id);
@@ -20,54 +31,52 @@ void Refresher::Touch(DueUser touch) {
 }
 
 void Refresher::Forget(UserIndex user) {
-  waiting_.erase(user);
+  if (auto it = waiting_.find(user); it != waiting_.end()) {
+    const Waiting& w = it->second;
+    if (w.held) {
+      held_.erase({w.held_until, user});
+    } else {
+      ready_.erase({w.due.touched_at_ms, user});
+    }
+    waiting_.erase(it);
+  }
   last_refresh_ms_.erase(user);
 }
 
 std::optional<int64_t> Refresher::NextDueMs() const {
   std::optional<int64_t> next;
-  for (const auto& [user, entry] : waiting_) {
-    auto last = last_refresh_ms_.find(user);
-    int64_t due = entry.touched_at_ms + gather_ms_;
-    if (last != last_refresh_ms_.end()) due = std::max(due, last->second + min_interval_ms_);
-    if (!next || due < *next) next = due;
-  }
+  if (!ready_.empty()) next = ready_.begin()->first + gather_ms_;
+  // A held user is due at the later of its interval's end and its gather;
+  // the interval's end is the earlier bound, and TakeDue then releases it.
+  if (!held_.empty() && (!next || held_.begin()->first < *next)) next = held_.begin()->first;
   return next;
 }
 
+void Refresher::Release(int64_t now_ms, bool everyone) {
+  while (!held_.empty() && (everyone || held_.begin()->first <= now_ms)) {
+    const UserIndex user = held_.begin()->second;
+    held_.erase(held_.begin());
+    Waiting& w = waiting_.at(user);
+    w.held = false;
+    ready_.emplace(w.due.touched_at_ms, user);
+  }
+}
+
 std::vector<DueUser> Refresher::TakeDue(int64_t now_ms, size_t max, bool ignore_interval) {
-  struct Candidate {
-    int64_t touched_at_ms;
-    UserIndex user;
-    bool operator<(const Candidate& o) const {
-      // Stalest first; the index breaks ties so the order is deterministic.
-      return touched_at_ms != o.touched_at_ms ? touched_at_ms < o.touched_at_ms : user < o.user;
-    }
-  };
-  std::vector<Candidate> candidates;
-  for (const auto& [user, entry] : waiting_) {
-    if (!ignore_interval) {
-      auto last = last_refresh_ms_.find(user);
-      if (last != last_refresh_ms_.end() && now_ms - last->second < min_interval_ms_) continue;
-    }
-    candidates.push_back({entry.touched_at_ms, user});
+  Release(now_ms, ignore_interval);
+  // Stalest first; the index breaks ties, so the order is deterministic.
+  if (!ignore_interval && gather_ms_ > 0 && ready_.size() < std::min(gather_users_, max)) {
+    if (ready_.empty() || now_ms - ready_.begin()->first < gather_ms_) return {};
   }
-  if (!ignore_interval && gather_ms_ > 0 && candidates.size() < std::min(gather_users_, max)) {
-    const auto stalest = std::min_element(candidates.begin(), candidates.end());
-    if (stalest == candidates.end() || now_ms - stalest->touched_at_ms < gather_ms_) return {};
-  }
-  if (candidates.size() > max) {
-    std::nth_element(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(max), candidates.end());
-    candidates.resize(max);
-  }
-  std::sort(candidates.begin(), candidates.end());
   std::vector<DueUser> due;
-  due.reserve(candidates.size());
-  for (const Candidate& c : candidates) {
-    auto it = waiting_.find(c.user);
-    due.push_back(std::move(it->second));
+  due.reserve(std::min(max, ready_.size()));
+  while (due.size() < max && !ready_.empty()) {
+    const UserIndex user = ready_.begin()->second;
+    ready_.erase(ready_.begin());
+    auto it = waiting_.find(user);
+    due.push_back(std::move(it->second.due));
     waiting_.erase(it);
-    last_refresh_ms_[c.user] = now_ms;
+    last_refresh_ms_[user] = now_ms;
   }
   // A refresh older than the interval no longer holds anyone back: drop it,
   // so this map stays as small as the set of recently refreshed users.

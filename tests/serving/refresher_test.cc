@@ -72,5 +72,30 @@ TEST_CASE("refresher: users gather for a shared round unless enough are waiting"
   CHECK(refresher.TakeDue(1030, 256, /*ignore_interval=*/true).size() == 1);
 }
 
+TEST_CASE("refresher: users held by the interval rejoin in stalest order; forgotten ones leave either queue",
+          "[serving]") {
+  Refresher refresher(milliseconds(100));
+  for (uint32_t u = 1; u <= 4; ++u) refresher.Touch(TouchAt(u, 1000));
+  REQUIRE(refresher.TakeDue(1000, 10).size() == 4);  // all refreshed at 1000
+  refresher.Touch(TouchAt(3, 1010));  // held until 1100
+  refresher.Touch(TouchAt(1, 1020));  // held until 1100
+  refresher.Touch(TouchAt(5, 1030));  // never refreshed: ready
+  refresher.Touch(TouchAt(2, 1040));  // held until 1100
+  refresher.Touch(TouchAt(4, 1050));  // held until 1100
+  refresher.Forget(UserIndex(2));     // held: gone
+  CHECK(refresher.waiting() == 4);
+  CHECK(refresher.NextDueMs() == 1030);
+  CHECK(Users(refresher.TakeDue(1060, 10)) == std::vector<uint32_t>{5});
+  CHECK(refresher.NextDueMs() == 1100);
+  CHECK(refresher.TakeDue(1099, 10).empty());
+  refresher.Touch(TouchAt(6, 1099));  // ready, but touched after the held ones
+  refresher.Forget(UserIndex(6));     // ready: gone
+  refresher.Touch(TouchAt(7, 1099));
+  CHECK(Users(refresher.TakeDue(1100, 2)) == std::vector<uint32_t>{3, 1});
+  CHECK(Users(refresher.TakeDue(1100, 10)) == std::vector<uint32_t>{4, 7});
+  CHECK(refresher.waiting() == 0);
+  CHECK_FALSE(refresher.NextDueMs().has_value());
+}
+
 }  // namespace
 }  // namespace streamrec::serving

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -60,14 +61,30 @@ class Refresher {
   // min_interval and gather (at shutdown).
   std::vector<DueUser> TakeDue(int64_t now_ms, size_t max, bool ignore_interval = false);
   size_t waiting() const { return waiting_.size(); }
-  // When the next waiting user becomes due (wall clock), if any waits.
+  // When the next waiting user becomes due (wall clock), if any waits; may
+  // be early by up to `gather` for a user held back by min_interval.
   std::optional<int64_t> NextDueMs() const;
 
  private:
+  // (time, user): by touched_at_ms in ready_, by the end of its interval in
+  // held_; ordered sets, so a round costs O(max log waiting), not a scan of
+  // every waiting user (a paced or slow worker can have 100k waiting).
+  using Slot = std::pair<int64_t, UserIndex>;
+  struct Waiting {
+    DueUser due;
+    bool held = false;     // in held_ (refreshed less than min_interval ago)
+    int64_t held_until = 0;
+  };
+  // Moves the users whose interval ended by `now_ms` (all: ignore_interval)
+  // from held_ to ready_.
+  void Release(int64_t now_ms, bool everyone);
+
   int64_t min_interval_ms_;
   int64_t gather_ms_;
   size_t gather_users_;
-  std::unordered_map<UserIndex, DueUser> waiting_;
+  std::unordered_map<UserIndex, Waiting> waiting_;
+  std::set<Slot> ready_;  // may be refreshed now, stalest first
+  std::set<Slot> held_;   // refreshed less than min_interval ago, by when that ends
   std::unordered_map<UserIndex, int64_t> last_refresh_ms_;
 };
 
