@@ -202,6 +202,8 @@ struct Pipeline::Impl {
   serving::DueUser TouchOf(UserIndex user, int64_t event_ts_ms, uint64_t batch_seq, int64_t now_ms) const;
   void CollectReport();
   void UpdateStats();
+  // Records the consumer has yet to read, over its partitions.
+  int64_t Backlog() const;
 };
 
 Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -511,6 +513,12 @@ void Pipeline::Impl::CollectReport() {
   }
 }
 
+int64_t Pipeline::Impl::Backlog() const {
+  int64_t backlog = 0;
+  for (const kafka::PartitionLag& p : ingestor->Lag()) backlog += p.lag.value_or(0);
+  return backlog;
+}
+
 void Pipeline::Impl::UpdateStats() {
   stats.users_waiting = worker->waiting();
   const serving::RefreshCounters refresh = worker->counters();
@@ -552,6 +560,7 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
     if (!batch->empty()) {
       const auto started = std::chrono::steady_clock::now();
       STREAMREC_RETURN_IF_ERROR(m.ApplyBatch(*batch));
+      m.worker->Pace(m.Backlog() > m.settings.pipeline.batch_max_events);
       idle_since = std::chrono::steady_clock::now();
       if (m.backend) m.backend->OnBatch(idle_since - started);
     }
@@ -559,6 +568,7 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
     m.CollectReport();
     m.UpdateStats();
     if (m.backend) m.backend->OnLoop({*m.learner, *m.ingestor, m.stats});
+    if (batch->empty() && may_wait) m.worker->Pace(/*backlog=*/false);  // waited, nothing came
     if (batch->empty() && !may_wait) {
       // Nothing fetched yet: finish the write under way now, so its users'
       // lists are not held back until the next batch.

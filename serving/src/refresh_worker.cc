@@ -26,6 +26,9 @@ int64_t NowMs() {
 // How often an idle worker serves Kafka's delivery reports, so the store's
 // pending entries are cleared soon after a list is acknowledged.
 constexpr std::chrono::milliseconds kIdlePoll{5};
+// Catching up, the longest a round waits for the next batch (should batches
+// stop without a Pace saying the backlog is gone).
+constexpr std::chrono::milliseconds kPaceWait{1000};
 // The index takes the items changed since its last update at most this
 // often: re-insertions are costly (~100 us each, at most max_relinks per
 // update), and the exact re-scoring of candidates uses current vectors.
@@ -52,6 +55,8 @@ struct RefreshWorker::Impl {
   size_t commands_touching = 0;  // DueUser commands in `commands`
   bool finishing = false;
   bool stopping = false;
+  bool catching_up = false;  // the last Pace's backlog
+  uint64_t paces = 0;        // Pace calls
   RefreshReport report;
   Status error;
   size_t refresher_waiting = 0;
@@ -312,8 +317,14 @@ struct RefreshWorker::Impl {
         Fail(refreshed.status());
         return;
       }
-      if (*refreshed) continue;
       std::unique_lock lock(mutex);
+      if (*refreshed) {
+        if (!catching_up || finish) continue;
+        // Catching up: the next round waits for the next batch.
+        const uint64_t seen = paces;
+        wake.wait_for(lock, kPaceWait, [&] { return paces != seen || !catching_up || stopping || finishing; });
+        continue;
+      }
       if (finish && commands.empty()) return;  // everything owed is published
       if (!commands.empty() || stopping || finishing) continue;
       // Sleep until a command arrives, the next user falls due, or it is
@@ -372,6 +383,15 @@ void RefreshWorker::Forget(std::optional<UserIndex> user, std::string user_id, u
 
 void RefreshWorker::UpdateItems(std::vector<ItemUpdate> updates) {
   if (!updates.empty()) impl_->Push(std::move(updates));
+}
+
+void RefreshWorker::Pace(bool backlog) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->catching_up = backlog;
+    ++impl_->paces;
+  }
+  impl_->wake.notify_one();
 }
 
 Status RefreshWorker::RunInline() {

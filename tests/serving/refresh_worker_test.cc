@@ -1,6 +1,7 @@
 // RefreshWorker against the embedded broker: what reaches `recommendations`,
 // in which order, in both modes.
 
+#include <atomic>
 #include <map>
 #include <thread>
 #include <variant>
@@ -120,6 +121,39 @@ TEST_CASE("refresh worker: lists from its item snapshot, tombstones after earlie
   CHECK(report.acknowledged.size() == 3);
   CHECK(report.delivery_error.ok());
   CHECK(w.waiting() == 0);
+}
+
+TEST_CASE("refresh worker: while the pipeline catches up, one round per batch; all lists once it has", "[serving]") {
+  testing::KafkaFixture kafka;
+  RefreshWorkerOptions options = Options(kafka, /*own_thread=*/true);
+  options.batch = 2;  // users per round
+  std::atomic<int> published{0};
+  auto worker = RefreshWorker::Create(options, [&](const schemas::RecommendationList&, const DueUser&) {
+    published.fetch_add(1);
+  });
+  REQUIRE_RESULT_OK(worker);
+  RefreshWorker& w = **worker;
+  const auto wait_for = [&](int lists) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (published.load() < lists && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    return published.load();
+  };
+
+  w.Pace(/*backlog=*/true);
+  w.UpdateItems({Item(0, 0.5f), Item(1, 0.6f), Item(2, 0.7f)});
+  for (uint32_t user = 0; user < 6; ++user) w.Touch(Warm(user, 1));
+  REQUIRE(wait_for(2) >= 2);
+  // One round, then it waits for the next batch (or, failing one, a second).
+  std::this_thread::sleep_for(200ms);
+  CHECK(published.load() == 2);
+  w.Pace(/*backlog=*/true);  // the next batch: one more round
+  REQUIRE(wait_for(4) >= 4);
+  std::this_thread::sleep_for(200ms);
+  CHECK(published.load() == 4);
+  w.Pace(/*backlog=*/false);  // caught up: the rest at once
+  CHECK(wait_for(6) == 6);
+  REQUIRE_OK(w.Finish(5s));
+  CHECK(ReadAll(kafka, 6).size() == 6);
 }
 
 TEST_CASE("refresh worker: a forget after a touch publishes the list first, then the tombstone", "[serving]") {

@@ -121,6 +121,15 @@ class RefreshWorker {
   // Item rows changed by a batch (or all of them, at start).
   void UpdateItems(std::vector<ItemUpdate> updates);
 
+  // The learner applied a batch; `backlog`: the consumer is behind (more
+  // than a batch of records waits). While it catches up the worker's thread
+  // computes one round per batch rather than back to back: on two cores a
+  // worker at full speed took the CPU that learning and persisting need,
+  // to publish lists the next batch made stale at once. Touches coalesce
+  // meanwhile; Finish still publishes every list owed. Inline mode runs one
+  // round per batch anyway.
+  void Pace(bool backlog);
+
   // Inline mode: one round on this thread (commands, due lists, Kafka's
   // delivery reports). Own-thread mode: returns the worker's first error.
   [[nodiscard]] Status RunInline();
