@@ -560,7 +560,9 @@ Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
     if (!batch->empty()) {
       const auto started = std::chrono::steady_clock::now();
       STREAMREC_RETURN_IF_ERROR(m.ApplyBatch(*batch));
-      m.worker->Pace(m.Backlog() > m.settings.pipeline.batch_max_events);
+      // Catching up: more than ten full batches behind (two seconds at 5k
+      // events/s), so a passing hiccup does not slow the lists down.
+      m.worker->Pace(m.Backlog() > 10 * m.settings.pipeline.batch_max_events);
       idle_since = std::chrono::steady_clock::now();
       if (m.backend) m.backend->OnBatch(idle_since - started);
     }
