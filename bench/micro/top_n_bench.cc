@@ -42,7 +42,7 @@ namespace {
 
 constexpr uint32_t kTopN = 10;
 constexpr uint32_t kItemBlock = 4096;  // as serving/src/top_n.cc
-constexpr uint32_t kCandidates = 100;  // serving.index_candidates' default
+constexpr uint32_t kCandidates = 50;  // serving.index_candidates' default
 
 struct Shape {
   uint32_t items;

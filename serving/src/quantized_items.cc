@@ -147,8 +147,11 @@ float QuantizeRow(std::span<const float> row, std::span<int8_t> codes) {
   std::fill(codes.begin(), codes.end(), int8_t{0});
   if (!(largest > 0) || !std::isfinite(largest)) return 0;  // zero row (or a broken one): scores are the bias alone
   const float inverse = 127.f / largest;
+  // Rounded half away from zero, as std::round, in a form that vectorises
+  // (std::round is a call per element; a row is requantized on every change).
   for (size_t j = 0; j < row.size(); ++j) {
-    codes[j] = static_cast<int8_t>(std::clamp(std::round(row[j] * inverse), -127.f, 127.f));
+    const float x = row[j] * inverse;
+    codes[j] = static_cast<int8_t>(std::clamp(static_cast<int>(x + std::copysign(0.5f, x)), -127, 127));
   }
   return largest / 127.f;
 }

@@ -1,6 +1,7 @@
 #include "streamrec/serving/refresher.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace streamrec::serving {
 
@@ -68,9 +69,18 @@ std::vector<DueUser> Refresher::TakeDue(int64_t now_ms, size_t max, bool ignore_
   if (!ignore_interval && gather_ms_ > 0 && ready_.size() < std::min(gather_users_, max)) {
     if (ready_.empty() || now_ms - ready_.begin()->first < gather_ms_) return {};
   }
+  // Whole groups of gather_users: the newest remainder, if none of it has
+  // waited its gather yet, waits for the next round (int8 kernels score
+  // users in tiles of 16, so a round of 17 costs what one of 32 does).
+  size_t count = std::min(max, ready_.size());
+  if (const size_t remainder = count % gather_users_;
+      !ignore_interval && gather_ms_ > 0 && count > gather_users_ && remainder != 0) {
+    const auto oldest_of_remainder = std::next(ready_.begin(), static_cast<std::ptrdiff_t>(count - remainder));
+    if (now_ms - oldest_of_remainder->first < gather_ms_) count -= remainder;
+  }
   std::vector<DueUser> due;
-  due.reserve(std::min(max, ready_.size()));
-  while (due.size() < max && !ready_.empty()) {
+  due.reserve(count);
+  while (due.size() < count) {
     const UserIndex user = ready_.begin()->second;
     ready_.erase(ready_.begin());
     auto it = waiting_.find(user);

@@ -305,7 +305,7 @@ void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<c
   };
   // Until a selector holds n offers its threshold is -inf and every score of
   // a block is offered, so the first block is short (2n items set the
-  // thresholds) and blocks double from there: at sq8's 100 candidates and
+  // thresholds) and blocks double from there: at 100 sq8 candidates and
   // ~30 users a round, a full first block offered ~2.2k scores a user, and
   // now ~1.1k are offered in all.
   uint32_t block = std::min(block_items, std::max<uint32_t>(64, 2 * n));

@@ -72,6 +72,25 @@ TEST_CASE("refresher: users gather for a shared round unless enough are waiting"
   CHECK(refresher.TakeDue(1030, 256, /*ignore_interval=*/true).size() == 1);
 }
 
+TEST_CASE("refresher: a round takes whole groups while the rest may still gather", "[serving]") {
+  Refresher refresher(milliseconds(0), milliseconds(5), /*gather_users=*/4);
+  for (uint32_t u = 0; u < 6; ++u) refresher.Touch(TouchAt(u, 1000 + u));
+  // Six due at 1005: four fill a group; 4 and 5 (touched at 1004, 1005) may
+  // gather with later users.
+  CHECK(Users(refresher.TakeDue(1005, 256)) == std::vector<uint32_t>{0, 1, 2, 3});
+  CHECK(refresher.NextDueMs() == 1009);
+  refresher.Touch(TouchAt(6, 1006));
+  refresher.Touch(TouchAt(7, 1007));
+  CHECK(Users(refresher.TakeDue(1007, 256)) == std::vector<uint32_t>{4, 5, 6, 7});
+  // A remainder whose oldest waited its gather goes along.
+  for (uint32_t u = 10; u < 15; ++u) refresher.Touch(TouchAt(u, 1010));
+  CHECK(refresher.TakeDue(1015, 256).size() == 5);
+  // So does everything at shutdown, and a round capped by the batch.
+  for (uint32_t u = 20; u < 25; ++u) refresher.Touch(TouchAt(u, 1020));
+  CHECK(refresher.TakeDue(1020, 3).size() == 3);
+  CHECK(refresher.TakeDue(1020, 256, /*ignore_interval=*/true).size() == 2);
+}
+
 TEST_CASE("refresher: users held by the interval rejoin in stalest order; forgotten ones leave either queue",
           "[serving]") {
   Refresher refresher(milliseconds(100));

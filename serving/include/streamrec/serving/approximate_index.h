@@ -5,7 +5,7 @@
 // catalog cannot keep up with the users to refresh. It proposes candidates;
 // the caller re-scores them exactly with the current vectors and applies its
 // exclusions (seen, unavailable), so it asks for more candidates than it
-// serves (`ApproximateIndexOptions::candidates`, 100 for a top 10).
+// serves (`ApproximateIndexOptions::candidates`, 50 for a top 10).
 //
 // Scores are score(u, i) = bias[i] + x_u . q_i. The bias is folded into the
 // vectors (see `ApproximateIndexOptions::space`), so a huge-bias item is found
@@ -68,8 +68,8 @@ struct ApproximateIndexOptions {
   // Default: 128
   int ef_search = 128;
   // Candidates a caller should ask for per top-N list (not used by the index
-  // itself; the refresher's setting for Candidates()' k). Default: 100
-  int candidates = 100;
+  // itself; the refresher's setting for Candidates()' k). Default: 50
+  int candidates = 50;
   // kL2Transform only: phi = norm_headroom * the largest item norm at
   // Build(), so items may grow that much before their transform saturates.
   // An item whose norm exceeds phi is indexed with a zero last coordinate

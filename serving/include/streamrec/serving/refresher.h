@@ -57,7 +57,8 @@ class Refresher {
   // Up to `max` users due at `now_ms`, the longest waiting first; they leave
   // the queue and count as refreshed at `now_ms`. None while fewer than
   // min(gather_users, max) are due and the stalest was touched less than
-  // `gather` ago. `ignore_interval` hands out users regardless of
+  // `gather` ago; a multiple of gather_users while the newest users beyond
+  // it were touched less than `gather` ago. `ignore_interval` hands out users regardless of
   // min_interval and gather (at shutdown).
   std::vector<DueUser> TakeDue(int64_t now_ms, size_t max, bool ignore_interval = false);
   size_t waiting() const { return waiting_.size(); }
