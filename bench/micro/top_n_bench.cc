@@ -250,23 +250,26 @@ void BM_Int8Scores(benchmark::State& state) {
 }
 
 // Exact TopN takes no candidates (0).
-void SnapshotShapes(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> candidates) {
+void SnapshotShapes(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> user_counts,
+                    std::initializer_list<int64_t> candidates) {
   b->ArgNames({"items", "users", "dim", "data", "candidates"});
   for (int64_t data : {0, 1}) {
     for (int64_t dim : {64, 128}) {
-      for (int64_t users : {64, 256}) {
+      for (int64_t users : user_counts) {
         for (int64_t k : candidates) b->Args({100000, users, dim, data, k});
       }
     }
   }
   b->Unit(benchmark::kMillisecond);
 }
-void Sq8Shapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {kCandidates, 50}); }
-void ExactShapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {0}); }
+// sq8 also at the refresher's rounds under 5k events/s (whole groups of 16).
+void Sq8Shapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {16, 32, 64, 256}, {kCandidates, 100}); }
+void ExactShapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {64, 256}, {0}); }
 void KernelShapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"items", "users", "dim", "kernel"});
   for (int64_t kernel : {0, 1}) {
     for (int64_t dim : {64, 128}) b->Args({100000, 256, dim, kernel});
+    b->Args({100000, 16, 64, kernel});
   }
   b->Unit(benchmark::kMillisecond);
 }

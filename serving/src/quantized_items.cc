@@ -98,7 +98,7 @@ __attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const Quanti
       at[c] = j0 + std::min(c, chunk - 1);
       rows[c] = items.Codes(begin + at[c]);
     }
-    unsigned any = 0;
+    unsigned items_hit = 0;  // bit c: item c of the chunk has a hit in some tile
     for (size_t t = 0; t < tiles; ++t) {
       const uint8_t* tile = users.TileCodes(t);
       // Named accumulators: with an array GCC 12 copies each through a
@@ -123,12 +123,15 @@ __attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const Quanti
       for (uint32_t c = 0; c < kItemChunk; ++c) {
         masks[c * tiles + t] = Finish(acc[c], items, begin + at[c], user_scale, out + size_t{at[c]} * ld + t * kUserTile,
                                       filter != nullptr ? filter->bias[at[c]] : 0.f, threshold);
-        any |= masks[c * tiles + t];
+        items_hit |= static_cast<unsigned>(masks[c * tiles + t] != 0) << c;
       }
     }
-    if (any == 0) continue;
-    // Computed tile by tile; hits are promised item by item.
-    for (uint32_t c = 0; c < chunk; ++c) {
+    // Computed tile by tile; hits are promised item by item. Only the items
+    // with a hit are visited: about half the chunks have one, at random, and
+    // a test per item mispredicted (2-7% of sq8 top-N at 16-256 users).
+    items_hit &= (1U << chunk) - 1;  // a short chunk's repeats are not hits
+    for (; items_hit != 0; items_hit &= items_hit - 1) {
+      const auto c = static_cast<uint32_t>(__builtin_ctz(items_hit));
       for (size_t t = 0; t < tiles; ++t) {
         const uint16_t mask = masks[c * tiles + t];
         if (mask != 0) filter->hits->push_back({j0 + c, static_cast<uint16_t>(t), mask});
