@@ -485,13 +485,28 @@ def e2e_sections(rep, e2e):
                          f"{s['ratio_to_memory_pass']:.2f}x"))
             streams.append({k: s[k] for k in ("stream", "events", "items", "recall_at_10", "events_per_second",
                                               "us_per_event", "memory_pass_us_mean_catalog",
-                                              "ratio_to_memory_pass")})
+                                              "ratio_to_memory_pass", "index_recall_at_10") if k in s})
             rep.bars.append((f"evaluation within 2x of one memory pass per event ({s['stream'].split('/')[-1]})",
                              f"{fmt_num(s['us_per_event'])} µs/event",
                              f"pass {fmt_num(s['memory_pass_us_mean_catalog'])} µs", f"{s['ratio_to_memory_pass']:.2f}x",
                              verdict(s["ratio_to_memory_pass"] <= 2.0)))
         rep.table(["stream", "events", "items", "recall@10", "events/s", "µs / event", "memory pass µs",
                    "event / pass"], rows)
+        # The approximate indexes on each trained model (serving.index_candidates' evidence).
+        recall_rows = []
+        for s in ev["streams"]:
+            index_recall = s.get("index_recall_at_10")
+            if not index_recall:
+                continue
+            for index in ("sq8", "hnsw"):
+                by_candidates = index_recall.get(index, {})
+                recall_rows.append((s["stream"].split("/")[-1], index, fmt_num(index_recall["warm_users"]),
+                                    *(f"{by_candidates[k]:.4f}" if k in by_candidates else "-"
+                                      for k in ("candidates_10", "candidates_25", "candidates_50", "candidates_100"))))
+        if recall_rows:
+            rep.add("Recall@10 of the approximate indexes against exact lists, every warm user of the trained "
+                    "model, by `serving.index_candidates` (default 50):", "")
+            rep.table(["stream", "index", "warm users", "10", "25", "50", "100"], recall_rows)
         twin["evaluation"] = streams
     elif ev:
         rep.add("### Evaluation", "", f"Failed: `{ev['error']}`", "")
