@@ -390,6 +390,21 @@ def e2e_sections(rep, e2e):
                    "store"], rows)
         rep.add(f"Template: built in {t['total_seconds']:.0f} s, store {fmt_bytes(t.get('store_bytes'))}; "
                 f"pipeline open (load) {fr['runs'][0]['pipeline']['open_seconds']:.1f} s.", "")
+        staged = [r for r in fr["runs"] if "stages_ms" in r]
+        if staged:
+            rep.add("Where each latency went, from the pipeline's own clocks (wall ms): *stored* = event ts -> its "
+                    "batch stored (feed hop, learning, store write); *queued* = -> the refresh round took the user; "
+                    "*ranked* = -> the list handed to Kafka (top-N, and the round's earlier lists); *delivered* = "
+                    "-> arrival in the bench. Each as p50 / p99 / mean over the slowest 1% of events (what the p99 "
+                    "is made of).", "")
+            srows = []
+            for r in staged:
+                st = r["stages_ms"]
+                srows.append((fmt_num(r["rate"]), r.get("index", {}).get("kind", "exact"),
+                              *(f"{fmt_num(st[s]['p50'])} / {fmt_num(st[s]['p99'])} / "
+                                f"{fmt_num(st[s]['slowest_1pct_mean'])}"
+                                for s in ("stored", "queued", "ranked", "delivered"))))
+            rep.table(["events/s", "ranking", "stored", "queued", "ranked", "delivered"], srows)
         relay = {r["rate"]: r for r in fr.get("relay_runs", [])}
         if relay:
             rep.add("Reference, same run: a bare relay with the pipeline's client settings answers each event at "

@@ -152,7 +152,7 @@ Status RunDemo(const CommandContext& context) {
   Status pipeline_status;
   std::thread pipeline_thread([&] {
     SetThreadName("sr-pipeline");
-    pipeline_status = (*pipeline)->Run(std::nullopt, [&](const schemas::RecommendationList& l) { recent.Add(l); });
+    pipeline_status = (*pipeline)->Run(std::nullopt, [&](const schemas::RecommendationList& l, int64_t) { recent.Add(l); });
   });
   std::thread feed_thread([&] {
     SetThreadName("sr-demo-feed");

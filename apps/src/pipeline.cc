@@ -198,7 +198,7 @@ struct Pipeline::Impl {
   Status WriteClears();
   // Commits `uncommitted` to Kafka: when `now`, or once the interval passed.
   void CommitToKafka(bool now);
-  Status StartWorker(const std::function<void(const schemas::RecommendationList&)>& on_list);
+  Status StartWorker(const ListCallback& on_list);
   serving::DueUser TouchOf(UserIndex user, int64_t event_ts_ms, uint64_t batch_seq, int64_t now_ms) const;
   void CollectReport();
   void UpdateStats();
@@ -283,7 +283,7 @@ Status Pipeline::Impl::VerifyAssignment() {
 // The worker computes lists from its own copy of the items, a batch or so
 // behind the learner: starts it with every item and the lists owed from
 // before a stop or crash (those first).
-Status Pipeline::Impl::StartWorker(const std::function<void(const schemas::RecommendationList&)>& on_list) {
+Status Pipeline::Impl::StartWorker(const ListCallback& on_list) {
   serving::RefreshWorkerOptions options;
   options.dim = settings.learner.isgd.dim;
   options.top_n = static_cast<uint32_t>(settings.serving.top_n);
@@ -302,7 +302,7 @@ Status Pipeline::Impl::StartWorker(const std::function<void(const schemas::Recom
   STREAMREC_RETURN_IF_ERROR(AddKafkaProperties(settings, KafkaRole::kProducer, options.publisher.producer_config));
   auto observer = [this, on_list](const schemas::RecommendationList& list, const serving::DueUser& due) {
     kill_switch.Reached(KillPoint::kMidPublish, batches_written.load());
-    if (on_list) on_list(list);
+    if (on_list) on_list(list, due.touched_at_ms);
     if (backend) backend->OnList(list, due.touched_at_ms, NowMs());
   };
   auto created = serving::RefreshWorker::Create(std::move(options), observer);
@@ -533,7 +533,7 @@ void Pipeline::Impl::UpdateStats() {
 }
 
 Status Pipeline::Run(std::optional<std::chrono::milliseconds> stop_when_idle,
-                     const std::function<void(const schemas::RecommendationList&)>& on_list) {
+                     const ListCallback& on_list) {
   Impl& m = *impl_;
   // However Run ends, requests still waiting for this thread get a 503.
   const std::unique_ptr<PipelineBackend, void (*)(PipelineBackend*)> stop_backend(

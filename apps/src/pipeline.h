@@ -58,6 +58,11 @@ struct PipelineStats {
   uint64_t items = 0;
 };
 
+// A list on its way to Kafka, on the refresh worker's thread, with the wall
+// clock (ms) when its user was touched: when the batch that last changed
+// the user was stored.
+using ListCallback = std::function<void(const schemas::RecommendationList& list, int64_t touched_at_ms)>;
+
 class Pipeline {
  public:
   // Opens the store at settings.state.dir, loads the model, connects to
@@ -70,9 +75,10 @@ class Pipeline {
   // partition has been read to its end and nothing arrived for that long
   // (and every owed list is published). Then finishes the batch in hand,
   // publishes what is owed, flushes and commits. `on_list` (optional) sees
-  // every list published, for the demo's terminal view.
+  // every list as it is handed to Kafka (the demo's terminal view; the
+  // freshness bench's split of each latency).
   [[nodiscard]] Status Run(std::optional<std::chrono::milliseconds> stop_when_idle,
-                           const std::function<void(const schemas::RecommendationList&)>& on_list = {});
+                           const ListCallback& on_list = {});
   void Stop();
   PipelineStats Stats() const;
   // Lets the HTTP server in (pipeline_backend.h): each loop iteration

@@ -4,7 +4,8 @@
 // `recommendations` itself and measures, per event, the time from its
 // produce call to the arrival of the first list of its user whose
 // source_event_ts covers the event's ts. Reported: p50 / p99 / max over the
-// measured events, and the share of events whose list arrived at all.
+// measured events, the share of events whose list arrived at all, and the
+// stages of each latency by the pipeline's own clocks (HandedLists).
 //
 // The warm model is built once, in memory (every user with
 // learner.cold_start_events events, so lists are personal, exact top-N over
@@ -16,8 +17,12 @@
 // record at once: the floor that the two Kafka hops through the embedded
 // broker set on this machine, without learning, storing or ranking.
 
+#include <array>
 #include <atomic>
+#include <map>
 #include <mutex>
+#include <numeric>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -268,6 +273,34 @@ struct Sent {
   SteadyClock::time_point at;
 };
 
+// The pipeline's own clocks of each list (wall ms, on its worker thread),
+// by (user, generated_at): when the user was touched (the batch that
+// changed it was stored), and when the list was handed to Kafka.
+class HandedLists {
+ public:
+  struct Times {
+    int64_t touched_at_ms = 0;
+    int64_t handed_at_ms = 0;
+  };
+  void Add(const schemas::RecommendationList& list, int64_t touched_at_ms) {
+    if (!list.user_id.starts_with("user-")) return;
+    const auto user = static_cast<uint32_t>(std::stoul(list.user_id.substr(5)));
+    const int64_t now = WallMs();
+    std::lock_guard lock(mu_);
+    times_[{user, list.generated_at_ms}] = {touched_at_ms, now};
+  }
+  std::optional<Times> Find(uint32_t user, int64_t generated_at_ms) const {
+    std::lock_guard lock(mu_);
+    auto it = times_.find({user, generated_at_ms});
+    if (it == times_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<uint32_t, int64_t>, Times> times_;
+};
+
 // What turns events into lists in a run.
 enum class Subject { kPipeline, kRelay };
 
@@ -299,10 +332,13 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets, const SyntheticStr
   STREAMREC_RETURN_IF_ERROR(tail.Start());
   Status run_status;
   std::thread runner;
+  HandedLists handed;
   if (pipeline) {
     runner = std::thread([&] {
       SetThreadName("sr-pipeline");
-      run_status = pipeline->Run(std::nullopt);
+      run_status = pipeline->Run(std::nullopt, [&](const schemas::RecommendationList& list, int64_t touched_at_ms) {
+        handed.Add(list, touched_at_ms);
+      });
     });
   }
   // Stops whichever subject runs; its error, if it failed.
@@ -443,12 +479,26 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets, const SyntheticStr
   // list computed (ingest, learn, store, wait for refresh, top-N) and list
   // computed -> arrived (publish, broker, this tail's fetch).
   std::vector<double> measured_latencies, to_computed, to_arrived;
+  // The pipeline's stages of each latency, from its own clocks: stored
+  // (event ts -> its batch stored: feed hop, learning, the store write),
+  // queued (-> the worker's round took the user), ranked (-> the list handed
+  // to Kafka: top-N and the round's earlier lists), delivered (-> arrival).
+  constexpr std::array<const char*, 4> kStages = {"stored", "queued", "ranked", "delivered"};
+  std::vector<std::array<double, 4>> stages;
+  std::vector<double> staged_latencies;
   for (size_t e = first_measured; e < measured_end; ++e) {
     if (!covered[e]) continue;
     measured_latencies.push_back(latencies_ms[e]);
     const Arrival& a = all[covering[e]];
     to_computed.push_back(static_cast<double>(a.generated_at_ms - sent[e].ts_ms));
     to_arrived.push_back(static_cast<double>(a.arrived_at_ms - a.generated_at_ms));
+    if (const auto times = handed.Find(a.user, a.generated_at_ms)) {
+      stages.push_back({static_cast<double>(times->touched_at_ms - sent[e].ts_ms),
+                        static_cast<double>(a.generated_at_ms - times->touched_at_ms),
+                        static_cast<double>(times->handed_at_ms - a.generated_at_ms),
+                        static_cast<double>(a.arrived_at_ms - times->handed_at_ms)});
+      staged_latencies.push_back(latencies_ms[e]);
+    }
   }
   const size_t measured = measured_end - first_measured;
   Json out;
@@ -467,6 +517,26 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets, const SyntheticStr
                      {"computed_to_arrived", {{"p50", Percentile(to_arrived, 50)}, {"p99", Percentile(to_arrived, 99)}}}};
   out["lists_received"] = all.size();
   if (!pipeline) return out;
+  // Per stage: p50, p99, and its mean over the slowest 1% of events (what
+  // the p99 is made of; stage p99s need not come from the same events).
+  std::vector<size_t> by_latency(stages.size());
+  std::iota(by_latency.begin(), by_latency.end(), size_t{0});
+  std::sort(by_latency.begin(), by_latency.end(),
+            [&](size_t x, size_t y) { return staged_latencies[x] > staged_latencies[y]; });
+  const size_t slowest = std::max<size_t>(by_latency.size() / 100, 1);
+  Json stage_split;
+  for (size_t s = 0; s < kStages.size(); ++s) {
+    std::vector<double> values;
+    values.reserve(stages.size());
+    for (const auto& v : stages) values.push_back(v[s]);
+    double slowest_sum = 0;
+    for (size_t k = 0; k < std::min(slowest, by_latency.size()); ++k) slowest_sum += stages[by_latency[k]][s];
+    stage_split[kStages[s]] = {{"p50", Percentile(values, 50)},
+                               {"p99", Percentile(values, 99)},
+                               {"slowest_1pct_mean", by_latency.empty() ? 0.0 : slowest_sum / static_cast<double>(slowest)}};
+  }
+  out["stages_ms"] = stage_split;
+  out["staged_events"] = stages.size();
   out["pipeline"] = {{"open_seconds", open_s},
                      {"batches", stats_before_stop.batches},
                      {"events_applied", stats_before_stop.events_applied},
