@@ -1,8 +1,10 @@
 #include "streamrec/state/records.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstddef>
+#include <iterator>
 #include <limits>
 #include <span>
 #include <vector>
@@ -115,12 +117,18 @@ Status CheckFloats(std::string_view what, std::string_view field, std::span<cons
     return Status::InvalidArgument(
         fmt::format("{}: {} has {} values, the store's dimension is {}", what, field, values.size(), dim));
   }
-  for (size_t k = 0; k < values.size(); ++k) {
-    if (!std::isfinite(values[k])) {
-      return Status::InvalidArgument(fmt::format("{}: {}[{}] is not finite", what, field, k));
-    }
+  // A non-finite float has every exponent bit set. Tested branch-free over
+  // the bit patterns, the loop vectorises: every stored row passes here
+  // (about 20 item rows per event), and std::isfinite per value was ~1% of
+  // all CPU at 5k events/s.
+  uint32_t non_finite = 0;
+  for (float v : values) {
+    non_finite |= static_cast<uint32_t>((std::bit_cast<uint32_t>(v) & 0x7F800000U) == 0x7F800000U);
   }
-  return Status::Ok();
+  if (non_finite == 0) return Status::Ok();
+  const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+  return Status::InvalidArgument(
+      fmt::format("{}: {}[{}] is not finite", what, field, std::distance(values.begin(), bad)));
 }
 
 Status CheckCount(std::string_view what, std::string_view field, size_t n) {
