@@ -73,8 +73,9 @@ std::vector<DueUser> Refresher::TakeDue(int64_t now_ms, size_t max, bool ignore_
   // waited its gather yet, waits for the next round (int8 kernels score
   // users in tiles of 16, so a round of 17 costs what one of 32 does).
   size_t count = std::min(max, ready_.size());
-  if (const size_t remainder = count % gather_users_;
-      !ignore_interval && gather_ms_ > 0 && count > gather_users_ && remainder != 0) {
+  if (!ignore_interval && gather_ms_ > 0 && gather_users_ > 0 && count > gather_users_ &&
+      count % gather_users_ != 0) {
+    const size_t remainder = count % gather_users_;
     const auto oldest_of_remainder = std::next(ready_.begin(), static_cast<std::ptrdiff_t>(count - remainder));
     if (now_ms - oldest_of_remainder->first < gather_ms_) count -= remainder;
   }

@@ -89,6 +89,11 @@ TEST_CASE("refresher: a round takes whole groups while the rest may still gather
   for (uint32_t u = 20; u < 25; ++u) refresher.Touch(TouchAt(u, 1020));
   CHECK(refresher.TakeDue(1020, 3).size() == 3);
   CHECK(refresher.TakeDue(1020, 256, /*ignore_interval=*/true).size() == 2);
+
+  // No groups (gather_users 0): everything due goes, nothing divides by 0.
+  Refresher ungrouped(milliseconds(0), milliseconds(5), /*gather_users=*/0);
+  for (uint32_t u = 0; u < 5; ++u) ungrouped.Touch(TouchAt(u, 1000));
+  CHECK(ungrouped.TakeDue(1001, 256).size() == 5);
 }
 
 TEST_CASE("refresher: users held by the interval rejoin in stalest order; forgotten ones leave either queue",
