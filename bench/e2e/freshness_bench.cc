@@ -177,12 +177,12 @@ class ListTail {
         return;
       }
       for (const auto& m : *messages) {
-        if (!m.key || !m.value || !m.key->starts_with("user-")) continue;
+        const std::optional<uint32_t> user = m.key ? SyntheticStream::UserOf(*m.key) : std::nullopt;
+        if (!user || !m.value) continue;
         const auto list = schemas::ParseRecommendationList(*m.value);
         const auto* parsed = std::get_if<schemas::RecommendationList>(&list);
         if (parsed == nullptr) continue;
-        arrivals_.push_back({static_cast<uint32_t>(std::stoul(m.key->substr(5))), parsed->source_event_ts_ms,
-                             parsed->generated_at_ms, at_ms, at});
+        arrivals_.push_back({*user, parsed->source_event_ts_ms, parsed->generated_at_ms, at_ms, at});
       }
     }
   }
@@ -283,11 +283,11 @@ class HandedLists {
     int64_t handed_at_ms = 0;
   };
   void Add(const schemas::RecommendationList& list, int64_t touched_at_ms) {
-    if (!list.user_id.starts_with("user-")) return;
-    const auto user = static_cast<uint32_t>(std::stoul(list.user_id.substr(5)));
+    const std::optional<uint32_t> user = SyntheticStream::UserOf(list.user_id);
+    if (!user) return;
     const int64_t now = WallMs();
     std::lock_guard lock(mu_);
-    times_[{user, list.generated_at_ms}] = {touched_at_ms, now};
+    times_[{*user, list.generated_at_ms}] = {touched_at_ms, now};
   }
   std::optional<Times> Find(uint32_t user, int64_t generated_at_ms) const {
     std::lock_guard lock(mu_);

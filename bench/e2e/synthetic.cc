@@ -1,5 +1,6 @@
 #include "e2e/synthetic.h"
 
+#include <charconv>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -52,5 +53,15 @@ schemas::Event SyntheticStream::EventFor(uint64_t k, uint32_t user, int64_t ts_m
 
 std::string SyntheticStream::UserId(uint32_t user) { return fmt::format("user-{}", user); }
 std::string SyntheticStream::ItemId(uint32_t item) { return fmt::format("sku-{}", item); }
+
+std::optional<uint32_t> SyntheticStream::UserOf(std::string_view user_id) {
+  constexpr std::string_view kPrefix = "user-";
+  if (!user_id.starts_with(kPrefix)) return std::nullopt;
+  uint32_t user = 0;
+  const char* end = user_id.data() + user_id.size();
+  const auto [at, error] = std::from_chars(user_id.data() + kPrefix.size(), end, user);
+  if (error != std::errc() || at != end) return std::nullopt;
+  return user;
+}
 
 }  // namespace streamrec::bench

@@ -7,7 +7,9 @@
 // in the micro benchmark. Everything is a pure function of (seed, k).
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "streamrec/schemas/event.h"
 
@@ -32,6 +34,8 @@ class SyntheticStream {
 
   static std::string UserId(uint32_t user);
   static std::string ItemId(uint32_t item);
+  // The user of an id UserId made; nothing for any other string.
+  static std::optional<uint32_t> UserOf(std::string_view user_id);
 
  private:
   StreamShape shape_;
