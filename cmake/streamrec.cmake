@@ -37,8 +37,12 @@ function(streamrec_add_test)
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)
   endif()
+  # --warn NoTests: a registered name that selects no test fails instead of
+  # passing silently (a ';' in a test's name splits it in ctest, so its test
+  # never ran).
   catch_discover_tests(${target}
     TEST_PREFIX "${ARG_NAME}:"
+    EXTRA_ARGS --warn NoTests
     WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
     PROPERTIES LABELS ${ARG_LABEL})
 endfunction()

@@ -523,6 +523,7 @@ void Pipeline::Impl::UpdateStats() {
   stats.users_waiting = worker->waiting();
   const serving::RefreshCounters refresh = worker->counters();
   stats.approximate_lists = refresh.approximate_lists;
+  stats.refresh_rounds = refresh.rounds;
   stats.index_ready = refresh.index_ready;
   stats.index_recall_lists = refresh.recall_lists;
   stats.index_recall = refresh.recall();

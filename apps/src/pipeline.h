@@ -52,6 +52,7 @@ struct PipelineStats {
   uint64_t items_applied = 0;
   uint64_t dead_lettered = 0;
   uint64_t lists_published = 0;
+  uint64_t refresh_rounds = 0;  // top-N rounds of the refresh worker
   uint64_t lists_acknowledged = 0;
   uint64_t users_waiting = 0;
   uint64_t users = 0;

@@ -90,6 +90,9 @@ PipelineBackend::PipelineBackend(const HttpOptions& options, std::string state_d
           serving::LatencyBuckets())),
       lists_published_(registry_.AddCounter("streamrec_lists_published_total",
                                             "Recommendation lists published to the recommendations topic.")),
+      refresh_rounds_(registry_.AddCounter("streamrec_refresh_rounds_total",
+                                           "Top-N rounds of the refresh worker; lists published / rounds = users a "
+                                           "round, and every user of a round waits for all of it.")),
       consumer_lag_(registry_.AddGauge("streamrec_consumer_lag",
                                        "Records not yet consumed, summed over the assigned partitions.")),
       partitions_(registry_.AddGauge("streamrec_partitions_assigned", "Partitions assigned to this consumer.")),
@@ -250,6 +253,7 @@ void PipelineBackend::OnLoop(const PipelineView& view) {
   events_consumed_.MirrorTotal(counters.records);
   events_applied_.MirrorTotal(view.stats.events_applied);
   lists_published_.MirrorTotal(view.stats.lists_published);
+  refresh_rounds_.MirrorTotal(view.stats.refresh_rounds);
   users_expired_.MirrorTotal(view.stats.expired_users);
   if (view.stats.index_recall_lists > 0) index_recall_.Set(view.stats.index_recall);
   items_retired_.MirrorTotal(view.stats.retired_items);

@@ -93,6 +93,7 @@ class PipelineBackend final : public serving::ServingBackend {
   serving::Histogram& freshness_;
   serving::Histogram& refresh_delay_;
   serving::Counter& lists_published_;
+  serving::Counter& refresh_rounds_;
   serving::Gauge& consumer_lag_;
   serving::Gauge& partitions_;
   serving::Gauge& store_size_;

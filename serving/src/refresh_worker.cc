@@ -33,12 +33,14 @@ constexpr std::chrono::milliseconds kPaceWait{1000};
 // often: re-insertions are costly (~100 us each, at most max_relinks per
 // update), and the exact re-scoring of candidates uses current vectors.
 constexpr std::chrono::milliseconds kIndexUpdateInterval{100};
-// Most users an sq8 round takes (four kernel tiles). Int8 scoring is
-// compute bound per tile, so a bigger round saves little (the micro bench:
-// 66 us a user at 64, 57 at 256, 100k items, dim 64) while every user in it
-// waits for all of it: a 256-user round was the p99 of the ranking stage
-// at 5k events/s. Exact rounds keep serving.refresh_batch, as each re-reads
-// the float item matrix, which a big round shares.
+// Most users an sq8 round takes (four kernel tiles) on the worker's own
+// thread while the pipeline keeps up. Int8 scoring is compute bound per
+// tile, so a bigger round saves little (the micro bench: 66 us a user at
+// 64, 57 at 256, 100k items, dim 64) while every user in it waits for all
+// of it: a 256-user round was the p99 of the ranking stage at 5k events/s.
+// Exact rounds keep serving.refresh_batch, as each re-reads the float item
+// matrix, which a big round shares; so do rounds run one per batch (inline,
+// or catching up), where a cap would bound lists per batch.
 constexpr size_t kSq8RoundUsers = 4 * kUserTile;
 
 struct ForgetCommand {
@@ -249,9 +251,14 @@ struct RefreshWorker::Impl {
   // Lists of up to one batch of due users; false when none was due.
   Result<bool> RefreshDue(bool everything) {
     const int64_t now = NowMs();
-    const bool sq8 = index_ready && options.ranking == Ranking::kSq8;
+    bool one_round_per_batch = !options.own_thread;
+    {
+      std::lock_guard lock(mutex);
+      one_round_per_batch |= catching_up;
+    }
+    const bool small_rounds = index_ready && options.ranking == Ranking::kSq8 && !one_round_per_batch;
     std::vector<DueUser> due =
-        refresher.TakeDue(now, sq8 ? std::min(options.batch, kSq8RoundUsers) : options.batch, everything);
+        refresher.TakeDue(now, small_rounds ? std::min(options.batch, kSq8RoundUsers) : options.batch, everything);
     if (due.empty()) return false;
     std::vector<UserQuery> queries(due.size());
     for (size_t k = 0; k < due.size(); ++k) queries[k] = {due[k].user, due[k].cold, due[k].vector, due[k].seen};
@@ -274,6 +281,7 @@ struct RefreshWorker::Impl {
       if (observer) observer(list, due[k]);
     }
     std::lock_guard lock(mutex);
+    ++counters.rounds;
     counters.lists += published.size();
     for (PublishedList& p : published) report.published.push_back(std::move(p));
     return true;

@@ -175,8 +175,8 @@ TEST_CASE("HTTP on a running pipeline: lists for users who just acted, live metr
         "streamrec_events_dead_lettered_total{reason=\"invalid_json\"}", "streamrec_batch_latency_seconds_count",
         "streamrec_batch_latency_seconds_sum", "streamrec_freshness_seconds_count",
         "streamrec_freshness_seconds_bucket{le=\"+Inf\"}", "streamrec_refresh_delay_seconds_count",
-        "streamrec_lists_published_total", "streamrec_store_size_bytes", "streamrec_users", "streamrec_items",
-        "streamrec_partitions_assigned"}) {
+        "streamrec_lists_published_total", "streamrec_refresh_rounds_total", "streamrec_store_size_bytes",
+        "streamrec_users", "streamrec_items", "streamrec_partitions_assigned"}) {
     INFO(name);
     CHECK(metrics[name] > 0);
   }
@@ -220,7 +220,7 @@ TEST_CASE("HTTP on a running pipeline: lists for users who just acted, live metr
   CHECK(client.Get("/healthz")->status == 200);
 }
 
-TEST_CASE("requests the pipeline thread does not answer in time get 503; metrics need no pipeline thread",
+TEST_CASE("requests the pipeline thread does not answer in time get 503, metrics need no pipeline thread",
           "[integration]") {
   testing::KafkaFixture kafka;
   testing::TempDir dir;

@@ -238,7 +238,7 @@ class TinyFilesystem {
   bool mounted_ = false;
 };
 
-TEST_CASE("a full disk stops the pipeline with a clear error; space back, it resumes", "[integration]") {
+TEST_CASE("a full disk stops the pipeline with a clear error, space back, it resumes", "[integration]") {
   ReliabilityFixture f;
   TinyFilesystem disk(f.dir().Sub("disk"));
   if (!disk.mounted()) {

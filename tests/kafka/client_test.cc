@@ -324,7 +324,7 @@ TEST_CASE("delivery reports tell failures apart, retried errors are not duplicat
 
 // A batch takes every record already fetched, not just the first (and with
 // a linger it waits for the rest of a burst).
-TEST_CASE("Poll returns the records already fetched together; linger waits for more", "[kafka]") {
+TEST_CASE("Poll returns the records already fetched together, linger waits for more", "[kafka]") {
   KafkaFixture kafka;
   auto producer = Producer::Create({.config = kafka.ProducerConfig()});
   REQUIRE_RESULT_OK(producer);

@@ -70,7 +70,7 @@ TEST_CASE("the expiry clock scans once per period of stream time", "[online_lear
   CHECK(ExpiryClock(Ttl(0, 16 * kMinute)).ScanPeriodMs() == 2 * kMinute);
 }
 
-TEST_CASE("a user idle longer than the TTL is gone after the next events; an active one stays",
+TEST_CASE("a user idle longer than the TTL is gone after the next events, an active one stays",
           "[online_learner][expiry]") {
   Learner learner(Small(), 100, Ttl(kHour));
   learner.Apply(Click("idle", "a", kT0));
@@ -220,7 +220,7 @@ TEST_CASE("evaluate and the Learner expire the same users and reach the same mod
   }
 }
 
-TEST_CASE("an item unavailable longer than item_retire is retired; an available one stays",
+TEST_CASE("an item unavailable longer than item_retire is retired, an available one stays",
           "[online_learner][expiry]") {
   Learner learner(Small(), 100, Ttl(0, kHour));
   learner.Apply(Click("u", "gone", kT0));

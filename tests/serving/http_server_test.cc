@@ -130,7 +130,7 @@ TEST_CASE("GET /v1/recommendations: lists, unknown users, fallback, bad n and id
   CheckJsonError(client.Get("/v1/recommendations/"), 400);
 }
 
-TEST_CASE("backend failures map to statuses; exceptions become a JSON 500 without details", "[serving]") {
+TEST_CASE("backend failures map to statuses, exceptions become a JSON 500 without details", "[serving]") {
   ServerFixture f;
   auto client = f.Client();
   CheckJsonError(client.Get("/v1/recommendations/busy"), 503);
@@ -155,7 +155,7 @@ TEST_CASE("GET /v1/users and /v1/items: state as JSON, ids percent-decoded, 404 
   CheckJsonError(client.Get("/v1/items/none"), 404);
 }
 
-TEST_CASE("health, readiness, metrics, dashboard; unknown routes and methods are JSON errors", "[serving]") {
+TEST_CASE("health, readiness, metrics, dashboard, unknown routes and methods are JSON errors", "[serving]") {
   ServerFixture f;
   auto client = f.Client();
   auto res = client.Get("/healthz");
@@ -338,7 +338,7 @@ TEST_CASE("GET /v1/stream delivers published lists and stats as server-sent even
   CHECK_FALSE(f.stream.has_subscribers());
 }
 
-TEST_CASE("GET /v1/stream: idle streams get keep-alive comments; streams beyond max_streams get 503", "[serving]") {
+TEST_CASE("GET /v1/stream: idle streams get keep-alive comments, streams beyond max_streams get 503", "[serving]") {
   HttpServerOptions options;
   options.max_streams = 1;
   ServerFixture f(options);

@@ -123,7 +123,7 @@ TEST_CASE("refresh worker: lists from its item snapshot, tombstones after earlie
   CHECK(w.waiting() == 0);
 }
 
-TEST_CASE("refresh worker: while the pipeline catches up, one round per batch; all lists once it has", "[serving]") {
+TEST_CASE("refresh worker: while the pipeline catches up, one round per batch, all lists once it has", "[serving]") {
   testing::KafkaFixture kafka;
   RefreshWorkerOptions options = Options(kafka, /*own_thread=*/true);
   options.batch = 2;  // users per round
@@ -302,6 +302,42 @@ TEST_CASE("refresh worker: sq8 lists are approximate from the start, recall meas
     REQUIRE(records[k].list);
     REQUIRE_FALSE(records[k].list->items.empty());
     CHECK(records[k].list->items.front().item_id == "item2999");
+  }
+}
+
+// Every user of a round waits for all of it, so on its own thread the worker
+// ranks sq8 rounds of at most 64 users; a round run once per batch (inline)
+// takes every due user up to serving.refresh_batch.
+TEST_CASE("refresh worker: sq8 rounds of at most 64 users on the worker's thread, all due users inline",
+          "[serving]") {
+  testing::KafkaFixture kafka;
+  ClusteredWorld world;
+  const bool own_thread = GENERATE(false, true);
+  INFO((own_thread ? "own thread" : "inline"));
+  RefreshWorkerOptions options = ClusteredWorld::Options(kafka, RefreshWorkerOptions::Ranking::kSq8);
+  options.own_thread = own_thread;
+  options.recall_every = 0;
+  auto worker = RefreshWorker::Create(options);
+  REQUIRE_RESULT_OK(worker);
+  RefreshWorker& w = **worker;
+  w.UpdateItems(world.Items());
+  constexpr uint32_t kUsers = 200;
+  for (uint32_t u = 0; u < kUsers; ++u) {
+    DueUser d = Warm(u, 1);
+    d.vector = world.centres[u % 20];
+    w.Touch(std::move(d));
+  }
+  if (own_thread) {
+    REQUIRE_OK(w.Finish(5s));
+    const RefreshCounters c = w.counters();
+    CHECK(c.lists == kUsers);
+    CHECK(c.rounds >= (kUsers + 63) / 64);
+  } else {
+    REQUIRE_OK(w.RunInline());
+    const RefreshCounters c = w.counters();
+    CHECK(c.lists == kUsers);
+    CHECK(c.rounds == 1);
+    REQUIRE_OK(w.Finish(5s));
   }
 }
 

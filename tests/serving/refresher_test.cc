@@ -96,7 +96,7 @@ TEST_CASE("refresher: a round takes whole groups while the rest may still gather
   CHECK(ungrouped.TakeDue(1001, 256).size() == 5);
 }
 
-TEST_CASE("refresher: users held by the interval rejoin in stalest order; forgotten ones leave either queue",
+TEST_CASE("refresher: users held by the interval rejoin in stalest order, forgotten ones leave either queue",
           "[serving]") {
   Refresher refresher(milliseconds(100));
   for (uint32_t u = 1; u <= 4; ++u) refresher.Touch(TouchAt(u, 1000));

@@ -77,6 +77,7 @@ struct RefreshWorkerOptions {
 
 struct RefreshCounters {
   uint64_t lists = 0;              // lists published
+  uint64_t rounds = 0;             // top-N rounds computed (lists / rounds: users a round)
   uint64_t approximate_lists = 0;  // of which ranked through the index (kHnsw) or int8 scores (kSq8)
   bool index_ready = false;        // the index holds every item (kSq8: from the start)
   uint64_t recall_lists = 0;       // approximate lists also computed exactly
