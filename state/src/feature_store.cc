@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
-#include <numeric>
 #include <system_error>
 #include <unordered_set>
 #include <utility>
@@ -110,12 +109,16 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::share
     // of each flushes each row once, halving flush and compaction work
     // against 16 MiB at 5k events/s.
     o.write_buffer_size = size_t{64} << 20;
-    if (cf == internal::kCfItems) {
-      // Item rows are written ~17 per event and read back only by a restart,
-      // inspect or a digest. A skip list pays a cache-missing search per
-      // insert (half the writer's time at 5k events/s); a vector appends and
-      // is sorted once, at flush, on a background thread. A point read of
-      // an unflushed vector sorts a copy, which those rare readers can pay.
+    if (cf == internal::kCfItems || cf == internal::kCfUsers) {
+      // Item rows are written ~17 per event, user rows one, and both are read
+      // back only by a restart, inspect or a digest. A skip list pays a
+      // cache-missing search per insert (for items, half the writer's time
+      // at 5k events/s; with items in a vector, skip-list inserts were still
+      // 15% of it); a vector appends and is sorted once, at flush, on a
+      // background thread (at nice 19, off the latency path). A
+      // point read of an unflushed vector sorts a copy, which those rare
+      // readers can pay. `pending` stays a skip list: every acknowledged
+      // list reads it.
       o.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
     }
   } else {
@@ -159,6 +162,9 @@ struct FeatureStore::Impl {
   rocksdb::WriteOptions write_options;
 
   std::mutex write_mu;  // serialises Write() and Checkpoint()
+  // Write()'s batch, kept between writes so its buffer is reused: a batch
+  // of thousands of rows grew a fresh one by doubling, with page faults.
+  rocksdb::WriteBatch write_batch;  // guarded by write_mu
   uint64_t batch_seq = 0;  // last written batch; guarded by write_mu
   IndexLimits limits;      // as stored; guarded by write_mu
 
@@ -433,37 +439,38 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
         limits.next_item, new_limits.next_user, new_limits.next_item));
   }
   for (const auto& put : batch.users) {
-    const std::string what = fmt::format("user '{}'", PrintableKey(put.id));
+    // Formatted only for an error: this runs for every stored row.
+    const auto what = [&put] { return fmt::format("user '{}'", PrintableKey(put.id)); };
     if (put.id.empty()) return Status::InvalidArgument("a user put has an empty id");
     if (put.user.index.value() >= new_limits.next_user) {
-      return Status::InvalidArgument(fmt::format("{}: index {} is not below the user index limit {}", what,
+      return Status::InvalidArgument(fmt::format("{}: index {} is not below the user index limit {}", what(),
                                                  put.user.index.value(), new_limits.next_user));
     }
     for (uint32_t i : put.user.row.recent_items) {
       if (i >= new_limits.next_item) {
         return Status::InvalidArgument(fmt::format("{}: recent item {} is not below the item index limit {}",
-                                                   what, i, new_limits.next_item));
+                                                   what(), i, new_limits.next_item));
       }
     }
     for (uint32_t i : put.user.row.seen_items) {
       if (i >= new_limits.next_item) {
         return Status::InvalidArgument(fmt::format("{}: seen item {} is not below the item index limit {}",
-                                                   what, i, new_limits.next_item));
+                                                   what(), i, new_limits.next_item));
       }
     }
     auto encoded = EncodeUser(put.user, dim);
-    if (!encoded.ok()) return encoded.status().WithContext(what);
+    if (!encoded.ok()) return encoded.status().WithContext(what());
     users->push_back(std::move(*encoded));
   }
   for (const auto& put : batch.items) {
-    const std::string what = fmt::format("item '{}'", PrintableKey(put.id));
+    const auto what = [&put] { return fmt::format("item '{}'", PrintableKey(put.id)); };
     if (put.id.empty()) return Status::InvalidArgument("an item put has an empty id");
     if (put.item.index.value() >= new_limits.next_item) {
-      return Status::InvalidArgument(fmt::format("{}: index {} is not below the item index limit {}", what,
+      return Status::InvalidArgument(fmt::format("{}: index {} is not below the item index limit {}", what(),
                                                  put.item.index.value(), new_limits.next_item));
     }
     auto encoded = EncodeItem(put.item, dim);
-    if (!encoded.ok()) return encoded.status().WithContext(what);
+    if (!encoded.ok()) return encoded.status().WithContext(what());
     items->push_back(std::move(*encoded));
   }
   if (batch.sampler) {
@@ -521,15 +528,6 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
 }
 
 namespace {
-// Positions of `puts` ordered by id (RocksDB's bytewise key order); a
-// repeated id keeps its order, so the later put still wins.
-template <class Put>
-std::vector<size_t> InKeyOrder(const std::vector<Put>& puts) {
-  std::vector<size_t> order(puts.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return puts[a].id < puts[b].id; });
-  return order;
-}
 }  // namespace
 
 Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
@@ -546,7 +544,8 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
 
   // WriteBatch::Put/Delete only fail on oversized batches; any such status
   // is carried to the final check through `s`.
-  rocksdb::WriteBatch wb;
+  rocksdb::WriteBatch& wb = m.write_batch;
+  wb.Clear();
   rocksdb::Status s;
   auto keep = [&s](rocksdb::Status next) {
     if (s.ok()) s = std::move(next);
@@ -568,12 +567,9 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
     if (!entry.ok()) return entry.status();
     if (entry->batch_seq <= clear.up_to_batch_seq) keep(wb.Delete(m.cf(kPending), ToSlice(clear.user_id)));
   }
-  // In key order: the memtable's skip list starts each insert from where the
-  // previous one went, so ascending keys are found in a few steps rather
-  // than a descent from the top (that search was a quarter of the writer
-  // thread's time at 5k events/s, with thousands of item rows per batch).
-  for (size_t k : InKeyOrder(batch.users)) keep(wb.Put(m.cf(kUsers), ToSlice(batch.users[k].id), users[k]));
-  for (size_t k : InKeyOrder(batch.items)) keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), items[k]));
+  // Both memtables are vectors (MakeCfOptions): insertion order costs nothing.
+  for (size_t k = 0; k < batch.users.size(); ++k) keep(wb.Put(m.cf(kUsers), ToSlice(batch.users[k].id), users[k]));
+  for (size_t k = 0; k < batch.items.size(); ++k) keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), items[k]));
   if (sampler) keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaSampler), *sampler));
   if (batch.index_limits) keep(wb.Put(m.cf(kIds), ToSlice(internal::kIdsNextIndex), EncodeIndexLimits(new_limits)));
   if (batch.stream_time_ms) {

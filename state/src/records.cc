@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -111,11 +112,19 @@ bool StrictlyAscending(const std::vector<uint32_t>& v) {
   return true;
 }
 
-Status CheckFloats(std::string_view what, std::string_view field, std::span<const float> values,
-                   uint32_t dim) {
+// Names the record an encoding error is about ("item index 7"). Formatted
+// only when an error is reported: every stored row is checked, and a name
+// formatted per row cost more than the checks.
+struct RecordName {
+  std::string_view kind;
+  std::optional<uint32_t> index;
+  std::string Describe() const { return index ? fmt::format("{} index {}", kind, *index) : std::string(kind); }
+};
+
+Status CheckFloats(const RecordName& what, std::string_view field, std::span<const float> values, uint32_t dim) {
   if (values.size() != dim) {
-    return Status::InvalidArgument(
-        fmt::format("{}: {} has {} values, the store's dimension is {}", what, field, values.size(), dim));
+    return Status::InvalidArgument(fmt::format("{}: {} has {} values, the store's dimension is {}", what.Describe(),
+                                               field, values.size(), dim));
   }
   // A non-finite float has every exponent bit set. Tested branch-free over
   // the bit patterns, the loop vectorises: every stored row passes here
@@ -128,12 +137,13 @@ Status CheckFloats(std::string_view what, std::string_view field, std::span<cons
   if (non_finite == 0) return Status::Ok();
   const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
   return Status::InvalidArgument(
-      fmt::format("{}: {}[{}] is not finite", what, field, std::distance(values.begin(), bad)));
+      fmt::format("{}: {}[{}] is not finite", what.Describe(), field, std::distance(values.begin(), bad)));
 }
 
-Status CheckCount(std::string_view what, std::string_view field, size_t n) {
+Status CheckCount(const RecordName& what, std::string_view field, size_t n) {
   if (n > std::numeric_limits<uint32_t>::max()) {
-    return Status::InvalidArgument(fmt::format("{}: {} has {} entries, more than a record holds", what, field, n));
+    return Status::InvalidArgument(
+        fmt::format("{}: {} has {} entries, more than a record holds", what.Describe(), field, n));
   }
   return Status::Ok();
 }
@@ -194,12 +204,12 @@ std::string PrintableKey(std::string_view key) {
 //        | u32 n, f32[n] factors | u32 n, u32[n] recent_items | u32 n, u32[n] seen_items
 Result<std::string> EncodeUser(const StoredUser& user, uint32_t dim) {
   const auto& row = user.row;
-  const std::string what = fmt::format("user index {}", user.index.value());
+  const RecordName what{"user", user.index.value()};
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "factors", row.factors, dim));
   STREAMREC_RETURN_IF_ERROR(CheckCount(what, "recent_items", row.recent_items.size()));
   STREAMREC_RETURN_IF_ERROR(CheckCount(what, "seen_items", row.seen_items.size()));
   if (!StrictlyAscending(row.seen_items)) {
-    return Status::InvalidArgument(fmt::format("{}: seen_items are not strictly ascending", what));
+    return Status::InvalidArgument(fmt::format("{}: seen_items are not strictly ascending", what.Describe()));
   }
   std::string out;
   out.reserve(1 + 4 + 8 + 4 + 8 + 12 + 4 * (row.factors.size() + row.recent_items.size() + row.seen_items.size()));
@@ -239,7 +249,7 @@ Result<StoredUser> DecodeUser(std::string_view key, std::string_view bytes, uint
 //        | i64 last_ts_ms | u32 n, f32[n] factors | u32 n, f32[n] context
 Result<std::string> EncodeItem(const StoredItem& item, uint32_t dim) {
   const auto& row = item.row;
-  const std::string what = fmt::format("item index {}", item.index.value());
+  const RecordName what{"item", item.index.value()};
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "factors", row.factors, dim));
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "context", row.context, dim));
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "bias", std::span<const float>(&row.bias, 1), 1));
@@ -284,7 +294,7 @@ Result<StoredItem> DecodeItem(std::string_view key, std::string_view bytes, uint
 
 // meta/sampler: u8 version | u64 pushes | u32 n, u32[n] ring   (n <= pushes)
 Result<std::string> EncodeSampler(const online_learner::SamplerRow& sampler) {
-  STREAMREC_RETURN_IF_ERROR(CheckCount("sampler", "ring", sampler.ring.size()));
+  STREAMREC_RETURN_IF_ERROR(CheckCount({"sampler"}, "ring", sampler.ring.size()));
   if (sampler.ring.size() > sampler.pushes) {
     return Status::InvalidArgument(fmt::format("sampler: ring holds {} items but only {} were pushed",
                                                sampler.ring.size(), sampler.pushes));
