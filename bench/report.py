@@ -317,7 +317,7 @@ def e2e_sections(rep, e2e):
                 "writing the same records in the same batch sizes (replayed through the learner; only the "
                 f"writes timed). Settings: {json.dumps(ing.get('settings', {}))}.", "")
         rows = [
-            ("pipeline (consume, parse, learn, persist, inline refresh)",
+            ("pipeline (consume, parse, learn, persist; lists refreshed on the worker's thread)",
              fmt_rate(ing["pipeline_events_per_second"]["median"]), "1.00"),
             ("bare consumer (reference)", fmt_rate(ing["consumer_events_per_second"]["median"]),
              f"{ing['pipeline_events_per_second']['median'] / ing['consumer_events_per_second']['median']:.3f}"),
@@ -519,8 +519,10 @@ def e2e_sections(rep, e2e):
                                     *(f"{by_candidates[k]:.4f}" if k in by_candidates else "-"
                                       for k in ("candidates_10", "candidates_25", "candidates_50", "candidates_100"))))
         if recall_rows:
+            configured = ev["streams"][0].get("index_candidates")
             rep.add("Recall@10 of the approximate indexes against exact lists, every warm user of the trained "
-                    "model, by `serving.index_candidates` (default 50):", "")
+                    "model, by `serving.index_candidates`" + (f" (this run's setting: {configured})" if configured
+                                                              else "") + ":", "")
             rep.table(["stream", "index", "warm users", "10", "25", "50", "100"], recall_rows)
         twin["evaluation"] = streams
     elif ev:

@@ -124,7 +124,9 @@ std::vector<ConfigKey> BuildTable() {
        "whole item matrix once), unless 16 are waiting; 0 = a round as soon as a user is due."},
       {"serving.refresh_batch", T::kInt, 1, 65536, {},
        STREAMREC_FIELD(serving.refresh_batch),
-       "Users whose lists one GEMM computes."},
+       "Users whose lists one round computes (one GEMM). With serving.index=sq8 a round on the refresh thread "
+       "takes at most 64 while the pipeline keeps up: int8 scoring gains little from bigger rounds, and every "
+       "user of a round waits for all of it."},
       {"serving.index", T::kString, 0, 0, {"exact", "hnsw", "sq8"},
        STREAMREC_FIELD(serving.index),
        "How warm users' lists are ranked: score every item (exact); re-score the candidates of an approximate HNSW "

@@ -189,16 +189,9 @@ SnapshotCase& SnapshotCaseFor(uint32_t items, uint32_t users, int dim, bool lear
 
 // recall@10 of `approx` against exact TopN.
 double Recall(const std::vector<serving::UserList>& approx, const std::vector<serving::UserList>& exact) {
-  size_t hits = 0;
-  size_t wanted = 0;
-  for (size_t k = 0; k < exact.size(); ++k) {
-    for (const auto& s : exact[k].items) {
-      ++wanted;
-      hits += std::any_of(approx[k].items.begin(), approx[k].items.end(),
-                          [&](const serving::ScoredIndex& a) { return a.item == s.item; });
-    }
-  }
-  return static_cast<double>(hits) / static_cast<double>(wanted);
+  serving::ListOverlap overlap;
+  for (size_t k = 0; k < exact.size(); ++k) overlap.Add(exact[k].items, approx[k].items);
+  return overlap.recall();
 }
 
 // Args: items, users, dim, data, candidates.

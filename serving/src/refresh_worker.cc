@@ -226,25 +226,20 @@ struct RefreshWorker::Impl {
       exact_at.push_back(k);
     }
     std::vector<UserList> exact_lists = TopN(snapshot, exact, options.top_n);
-    uint64_t hits = 0;
-    uint64_t wanted = 0;
+    ListOverlap overlap;
     for (size_t e = 0; e < exact.size(); ++e) {
       const size_t k = exact_at[e];
       if (std::find(checked_at.begin(), checked_at.end(), k) == checked_at.end()) {
         lists[k] = std::move(exact_lists[e]);
         continue;
       }
-      for (const ScoredIndex& s : exact_lists[e].items) {
-        ++wanted;
-        hits += std::any_of(lists[k].items.begin(), lists[k].items.end(),
-                            [&](const ScoredIndex& a) { return a.item == s.item; });
-      }
+      overlap.Add(exact_lists[e].items, lists[k].items);
     }
     std::lock_guard lock(mutex);
     counters.approximate_lists += approximate;
     counters.recall_lists += checked_at.size();
-    counters.recall_hits += hits;
-    counters.recall_wanted += wanted;
+    counters.recall_hits += overlap.hits;
+    counters.recall_wanted += overlap.wanted;
     return lists;
   }
 

@@ -374,6 +374,13 @@ std::vector<UserList> TopNQuantized(const ItemSnapshot& items, std::span<const U
   return out;
 }
 
+void ListOverlap::Add(std::span<const ScoredIndex> exact, std::span<const ScoredIndex> approximate) {
+  for (const ScoredIndex& s : exact) {
+    ++wanted;
+    hits += std::any_of(approximate.begin(), approximate.end(), [&](const ScoredIndex& a) { return a.item == s.item; });
+  }
+}
+
 std::vector<ScoredIndex> PopularItems(const online_learner::IsgdModel& model, uint32_t n) {
   return PopularCandidates(model, n, 0);
 }

@@ -206,17 +206,24 @@ struct Sq8Users {
 // recall@n of the sq8 lists against exact ones (TopN, checked against brute
 // force above).
 double Sq8Recall(const std::vector<UserList>& approx, const std::vector<UserList>& exact) {
-  size_t hits = 0;
-  size_t wanted = 0;
   REQUIRE(approx.size() == exact.size());
-  for (size_t k = 0; k < exact.size(); ++k) {
-    for (const ScoredIndex& s : exact[k].items) {
-      ++wanted;
-      hits += std::any_of(approx[k].items.begin(), approx[k].items.end(),
-                          [&](const ScoredIndex& a) { return a.item == s.item; });
-    }
-  }
-  return wanted == 0 ? 1.0 : static_cast<double>(hits) / static_cast<double>(wanted);
+  ListOverlap overlap;
+  for (size_t k = 0; k < exact.size(); ++k) overlap.Add(exact[k].items, approx[k].items);
+  return overlap.recall();
+}
+
+TEST_CASE("list overlap: items of the exact lists the approximate ones hold, 1 before any list", "[serving]") {
+  ListOverlap overlap;
+  CHECK(overlap.recall() == 1.0);
+  const std::vector<ScoredIndex> exact = {{ItemIndex(1), 3.f}, {ItemIndex(2), 2.f}, {ItemIndex(3), 1.f}};
+  const std::vector<ScoredIndex> approximate = {{ItemIndex(3), 1.f}, {ItemIndex(9), 0.5f}, {ItemIndex(1), 3.f}};
+  overlap.Add(exact, approximate);  // order does not matter: 1 and 3 found
+  CHECK(overlap.hits == 2);
+  CHECK(overlap.wanted == 3);
+  overlap.Add(exact, {});
+  CHECK(overlap.hits == 2);
+  CHECK(overlap.wanted == 6);
+  CHECK(overlap.recall() == Approx(2.0 / 6.0));
 }
 
 TEST_CASE("sq8 top-N: recall@10 >= 0.95 against exact, on random and clustered items", "[serving]") {

@@ -54,6 +54,16 @@ std::vector<UserList> TopN(const ItemSnapshot& items, std::span<const UserQuery>
 std::vector<UserList> TopNQuantized(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n,
                                     uint32_t candidates);
 
+// How many items of exact lists approximate lists of the same users also
+// hold: recall@N of an approximate ranking, summed over the lists added.
+struct ListOverlap {
+  uint64_t hits = 0;    // items of the exact lists found in the approximate ones
+  uint64_t wanted = 0;  // items of the exact lists
+  void Add(std::span<const ScoredIndex> exact, std::span<const ScoredIndex> approximate);
+  // 1 before any list.
+  double recall() const { return wanted == 0 ? 1.0 : static_cast<double>(hits) / static_cast<double>(wanted); }
+};
+
 // The `n` most popular available items (score = count of positive events):
 // what a user the model does not know yet is served.
 std::vector<ScoredIndex> PopularItems(const online_learner::IsgdModel& model, uint32_t n);
