@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <mutex>
+#include <span>
 #include <system_error>
 #include <unordered_set>
 #include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -167,6 +170,10 @@ struct FeatureStore::Impl {
   rocksdb::WriteBatch write_batch;  // guarded by write_mu
   uint64_t batch_seq = 0;  // last written batch; guarded by write_mu
   IndexLimits limits;      // as stored; guarded by write_mu
+  // The sampler ring as its stored segments hold it, so a write puts only
+  // the segments that differ; empty until segments exist (a new store, or
+  // one that kept the ring in one record). Guarded by write_mu.
+  std::optional<online_learner::SamplerRow> stored_sampler;
 
   ~Impl() {
     if (db == nullptr) return;
@@ -216,11 +223,96 @@ struct FeatureStore::Impl {
     return true;
   }
 
+  // The sampler ring, from its head and segments or (older stores) its one
+  // record; `segmented` says which.
+  struct StoredSampler {
+    online_learner::SamplerRow row;
+    bool segmented = false;
+  };
+  Result<std::optional<StoredSampler>> ReadSampler(const rocksdb::ReadOptions& ro) const {
+    auto raw = Get(ro, kMeta, internal::kMetaSampler);
+    if (!raw.ok()) return raw.status();
+    if (!raw->has_value()) return std::optional<StoredSampler>();
+    auto record = DecodeSamplerRecord(internal::kMetaSampler, **raw);
+    if (!record.ok()) return record.status();
+    if (auto* whole = std::get_if<online_learner::SamplerRow>(&*record)) {
+      return std::optional<StoredSampler>(StoredSampler{std::move(*whole), false});
+    }
+    const SamplerHead head = std::get<SamplerHead>(*record);
+    StoredSampler sampler{{{}, head.pushes}, true};
+    std::vector<uint32_t>& ring = sampler.row.ring;
+    ring.reserve(head.ring_size);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(kMeta)));
+    const rocksdb::Slice prefix = ToSlice(internal::kMetaSamplerSegmentPrefix);
+    uint32_t expected = 0;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string_view key = ToView(it->key());
+      auto items = DecodeSamplerSegment(key, ToView(it->value()));
+      if (!items.ok()) return items.status();
+      // Segments come in order, each full but the last.
+      if (internal::SamplerSegmentOf(key) != expected || ring.size() != size_t{expected} * kSamplerSegmentSlots ||
+          items->size() > kSamplerSegmentSlots) {
+        return Status::Corruption(fmt::format("meta record '{}': not segment {} of the sampler ring, or misfilled",
+                                              PrintableKey(key), expected));
+      }
+      ring.insert(ring.end(), items->begin(), items->end());
+      ++expected;
+    }
+    STREAMREC_RETURN_IF_ERROR(FromRocks(it->status(), fmt::format("scanning meta in store at {}", options.dir)));
+    if (ring.size() != head.ring_size) {
+      return Status::Corruption(fmt::format("meta: the sampler ring holds {} items in its segments, its head says {}",
+                                            ring.size(), head.ring_size));
+    }
+    return std::optional<StoredSampler>(std::move(sampler));
+  }
+
+  // Puts into `wb` the segments of `now` that differ from stored_sampler,
+  // deletes segments beyond its end, and puts its head. ValidateBatch
+  // checked the ring's shape; item limits are checked here, for the
+  // segments written.
+  Status PutSampler(const online_learner::SamplerRow& now, const IndexLimits& new_limits, rocksdb::WriteBatch& wb,
+                    rocksdb::Status& s) const;
+
   Status Initialize();
   Status CheckMeta();
   Status ValidateBatch(const StoreBatch& batch, const IndexLimits& limits, std::vector<std::string>* users,
-                       std::vector<std::string>* items, std::optional<std::string>* sampler) const;
+                       std::vector<std::string>* items) const;
 };
+
+Status FeatureStore::Impl::PutSampler(const online_learner::SamplerRow& now, const IndexLimits& new_limits,
+                                      rocksdb::WriteBatch& wb, rocksdb::Status& s) const {
+  auto keep = [&s](rocksdb::Status next) {
+    if (s.ok()) s = std::move(next);
+  };
+  const std::span<const uint32_t> ring = now.ring;
+  const std::span<const uint32_t> before =
+      stored_sampler ? std::span<const uint32_t>(stored_sampler->ring) : std::span<const uint32_t>();
+  const auto segment_of = [](std::span<const uint32_t> r, size_t k) {
+    const size_t begin = std::min(r.size(), k * kSamplerSegmentSlots);
+    return r.subspan(begin, std::min<size_t>(kSamplerSegmentSlots, r.size() - begin));
+  };
+  const size_t segments = (ring.size() + kSamplerSegmentSlots - 1) / kSamplerSegmentSlots;
+  const size_t segments_before = stored_sampler ? (before.size() + kSamplerSegmentSlots - 1) / kSamplerSegmentSlots : 0;
+  for (size_t k = 0; k < segments; ++k) {
+    const std::span<const uint32_t> items = segment_of(ring, k);
+    const std::span<const uint32_t> was = segment_of(before, k);
+    if (k < segments_before && std::equal(items.begin(), items.end(), was.begin(), was.end())) continue;
+    for (uint32_t i : items) {
+      if (i >= new_limits.next_item) {
+        return Status::InvalidArgument(
+            fmt::format("sampler: item {} is not below the item index limit {}", i, new_limits.next_item));
+      }
+    }
+    keep(wb.Put(cf(kMeta), internal::SamplerSegmentKey(static_cast<uint32_t>(k)), EncodeSamplerSegment(items)));
+  }
+  for (size_t k = segments; k < segments_before; ++k) {
+    keep(wb.Delete(cf(kMeta), internal::SamplerSegmentKey(static_cast<uint32_t>(k))));
+  }
+  auto head = EncodeSamplerHead({now.pushes, static_cast<uint32_t>(ring.size())});
+  if (!head.ok()) return head.status();
+  keep(wb.Put(cf(kMeta), ToSlice(internal::kMetaSampler), *head));
+  return Status::Ok();
+}
 
 namespace {
 
@@ -418,6 +510,11 @@ Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const StoreOptions& opt
   impl->handles.assign(handles.begin() + 1, handles.end());
 
   STREAMREC_RETURN_IF_ERROR(impl->CheckMeta());
+  if (!options.read_only) {
+    auto sampler = impl->ReadSampler(rocksdb::ReadOptions());
+    if (!sampler.ok()) return sampler.status().WithContext(fmt::format("store at {}", options.dir));
+    if (*sampler && (*sampler)->segmented) impl->stored_sampler = std::move((*sampler)->row);
+  }
   Logger(kLogState)->debug("opened store at {} (batch {}, {} users, {} items ever)", options.dir,
                            impl->batch_seq, impl->limits.next_user, impl->limits.next_item);
   return std::unique_ptr<FeatureStore>(new FeatureStore(std::move(impl)));
@@ -430,8 +527,7 @@ const std::string& FeatureStore::dir() const { return impl_->options.dir; }
 const Fingerprint& FeatureStore::fingerprint() const { return impl_->options.fingerprint; }
 
 Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLimits& new_limits,
-                                         std::vector<std::string>* users, std::vector<std::string>* items,
-                                         std::optional<std::string>* sampler) const {
+                                         std::vector<std::string>* users, std::vector<std::string>* items) const {
   const uint32_t dim = options.fingerprint.dim;
   if (new_limits.next_user < limits.next_user || new_limits.next_item < limits.next_item) {
     return Status::InvalidArgument(fmt::format(
@@ -473,16 +569,14 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
     if (!encoded.ok()) return encoded.status().WithContext(what());
     items->push_back(std::move(*encoded));
   }
-  if (batch.sampler) {
-    for (uint32_t i : batch.sampler->ring) {
-      if (i >= new_limits.next_item) {
-        return Status::InvalidArgument(
-            fmt::format("sampler: item {} is not below the item index limit {}", i, new_limits.next_item));
-      }
-    }
-    auto encoded = EncodeSampler(*batch.sampler);
-    if (!encoded.ok()) return encoded.status();
-    *sampler = std::move(*encoded);
+  // Its items are checked against the limits segment by segment, as written
+  // (PutSampler): unchanged segments passed when they were.
+  if (batch.sampler && batch.sampler->ring.size() > batch.sampler->pushes) {
+    return Status::InvalidArgument(fmt::format("sampler: ring holds {} items but only {} were pushed",
+                                               batch.sampler->ring.size(), batch.sampler->pushes));
+  }
+  if (batch.sampler && batch.sampler->ring.size() > std::numeric_limits<uint32_t>::max()) {
+    return Status::InvalidArgument("sampler: the ring holds more items than a store records");
   }
   std::unordered_set<std::string_view> erased;
   for (const auto& id : batch.erased_users) {
@@ -538,8 +632,7 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
   std::lock_guard lock(m.write_mu);
   const IndexLimits new_limits = batch.index_limits.value_or(m.limits);
   std::vector<std::string> users, items;
-  std::optional<std::string> sampler;
-  STREAMREC_RETURN_IF_ERROR(m.ValidateBatch(batch, new_limits, &users, &items, &sampler));
+  STREAMREC_RETURN_IF_ERROR(m.ValidateBatch(batch, new_limits, &users, &items));
   const uint64_t seq = m.batch_seq + 1;
 
   // WriteBatch::Put/Delete only fail on oversized batches; any such status
@@ -570,7 +663,7 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
   // Both memtables are vectors (MakeCfOptions): insertion order costs nothing.
   for (size_t k = 0; k < batch.users.size(); ++k) keep(wb.Put(m.cf(kUsers), ToSlice(batch.users[k].id), users[k]));
   for (size_t k = 0; k < batch.items.size(); ++k) keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), items[k]));
-  if (sampler) keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaSampler), *sampler));
+  if (batch.sampler) STREAMREC_RETURN_IF_ERROR(m.PutSampler(*batch.sampler, new_limits, wb, s));
   if (batch.index_limits) keep(wb.Put(m.cf(kIds), ToSlice(internal::kIdsNextIndex), EncodeIndexLimits(new_limits)));
   if (batch.stream_time_ms) {
     keep(wb.Put(m.cf(kMeta), ToSlice(internal::kMetaStreamTime),
@@ -592,6 +685,7 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
   STREAMREC_RETURN_IF_ERROR(FromRocks(s, fmt::format("writing batch {} to store at {}", seq, m.options.dir)));
   m.batch_seq = seq;
   m.limits = new_limits;
+  if (batch.sampler) m.stored_sampler = *batch.sampler;
   return seq;
 }
 
@@ -689,15 +783,13 @@ Status FeatureStore::LoadModel(online_learner::IsgdModel& model, online_learner:
     return Status::Ok();
   }));
 
-  auto sampler_raw = m.Get(ro, kMeta, internal::kMetaSampler);
-  if (!sampler_raw.ok()) return sampler_raw.status();
-  if (sampler_raw->has_value()) {
-    auto sampler = DecodeSampler(internal::kMetaSampler, **sampler_raw);
-    if (!sampler.ok()) return sampler.status().WithContext(where);
-    for (uint32_t i : sampler->ring) {
+  auto sampler = m.ReadSampler(ro);
+  if (!sampler.ok()) return sampler.status().WithContext(where);
+  if (*sampler) {
+    for (uint32_t i : (*sampler)->row.ring) {
       if (i >= limits.next_item) return bad_ref("meta", internal::kMetaSampler, "item", i, limits.next_item);
     }
-    model.ImportSampler(*sampler);
+    model.ImportSampler((*sampler)->row);
   }
 
   // Restore each id map's size (IdMap::size(), the next index it hands out)
@@ -850,12 +942,20 @@ Result<StoreDigest> FeatureStore::Digest() const {
   // Of meta only the model's record: the format, fingerprint, source and
   // batch sequence describe how the store was written, which differs between
   // `evaluate --state` (one batch) and the pipeline (many) on the same model.
-  auto sampler = m.Get(ro, kMeta, internal::kMetaSampler);
+  // The ring in its one-record form, however it is stored (segments or, in
+  // older stores, that record), so digests compare across layouts.
+  auto sampler = m.ReadSampler(ro);
   if (!sampler.ok()) return sampler.status();
+  std::string sampler_record;
+  if (*sampler) {
+    auto encoded = EncodeSampler((*sampler)->row);
+    if (!encoded.ok()) return encoded.status();
+    sampler_record = std::move(*encoded);
+  }
   for (auto* h : {&model, &all}) {
     h->UpdateField(internal::kCfMeta);
     h->UpdateField(internal::kMetaSampler);
-    h->UpdateField(sampler->value_or(""));
+    h->UpdateField(sampler_record);
   }
   STREAMREC_RETURN_IF_ERROR(digest_cf(kOffsets, offsets, &digest.counts.offsets));
   for (auto* h : {&dedup, &all}) h->UpdateField(internal::kMetaDedupPrefix);

@@ -26,6 +26,22 @@ std::optional<PartitionId> OffsetKeyPartition(std::string_view key, size_t prefi
   return PartitionId(static_cast<int32_t>(raw));
 }
 
+std::string SamplerSegmentKey(uint32_t segment) {
+  std::string key(kMetaSamplerSegmentPrefix);
+  ByteWriter(&key).U32Be(segment);
+  return key;
+}
+
+std::optional<uint32_t> SamplerSegmentOf(std::string_view key) {
+  if (key.size() != kMetaSamplerSegmentPrefix.size() + 4 || !key.starts_with(kMetaSamplerSegmentPrefix)) {
+    return std::nullopt;
+  }
+  ByteReader r(key.substr(kMetaSamplerSegmentPrefix.size()));
+  uint32_t segment = 0;
+  if (!r.U32Be(&segment)) return std::nullopt;
+  return segment;
+}
+
 std::string DedupKey(uint64_t position) {
   std::string key(kMetaDedupPrefix);
   ByteWriter(&key).U64Be(position);

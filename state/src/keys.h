@@ -28,7 +28,16 @@ inline constexpr std::string_view kIdsNextIndex = "next_index";
 // meta
 inline constexpr std::string_view kMetaFormatVersion = "format_version";
 inline constexpr std::string_view kMetaFingerprint = "fingerprint";
+// The popularity sampler's ring: a head record under kMetaSampler and the
+// items in segments of kSamplerSegmentSlots under kMetaSamplerSegmentPrefix |
+// u32 big-endian segment (records.h). Format 1 kept the whole ring in the
+// head key, which is still read.
 inline constexpr std::string_view kMetaSampler = "sampler";
+inline constexpr std::string_view kMetaSamplerSegmentPrefix = "sampler/";
+std::string SamplerSegmentKey(uint32_t segment);
+// The segment of a key that starts with kMetaSamplerSegmentPrefix, or nullopt
+// when the rest is not exactly 4 bytes.
+std::optional<uint32_t> SamplerSegmentOf(std::string_view key);
 inline constexpr std::string_view kMetaSource = "source";
 inline constexpr std::string_view kMetaBatchSeq = "batch_seq";
 inline constexpr std::string_view kMetaStreamTime = "stream_time";

@@ -148,7 +148,7 @@ Status CheckCount(const RecordName& what, std::string_view field, size_t n) {
   return Status::Ok();
 }
 
-void PutIndices(ByteWriter& w, const std::vector<uint32_t>& v) {
+void PutIndices(ByteWriter& w, std::span<const uint32_t> v) {
   w.U32(static_cast<uint32_t>(v.size()));
   for (uint32_t x : v) w.U32(x);
 }
@@ -319,6 +319,58 @@ Result<online_learner::SamplerRow> DecodeSampler(std::string_view key, std::stri
   }
   STREAMREC_RETURN_IF_ERROR(d.End());
   return sampler;
+}
+
+// meta/sampler, version 2: u8 version | u64 pushes | u32 ring_size
+Result<std::string> EncodeSamplerHead(const SamplerHead& head) {
+  if (head.ring_size > head.pushes) {
+    return Status::InvalidArgument(
+        fmt::format("sampler: ring holds {} items but only {} were pushed", head.ring_size, head.pushes));
+  }
+  std::string out;
+  ByteWriter w(&out);
+  w.U8(kSamplerHeadRecordVersion);
+  w.U64(head.pushes);
+  w.U32(head.ring_size);
+  return out;
+}
+
+Result<std::variant<SamplerHead, online_learner::SamplerRow>> DecodeSamplerRecord(std::string_view key,
+                                                                                 std::string_view bytes) {
+  if (!bytes.empty() && static_cast<uint8_t>(bytes.front()) == kSamplerRecordVersion) {
+    auto whole = DecodeSampler(key, bytes);
+    if (!whole.ok()) return whole.status();
+    return std::variant<SamplerHead, online_learner::SamplerRow>(std::move(*whole));
+  }
+  Decoding d("meta", key, bytes);
+  STREAMREC_RETURN_IF_ERROR(d.Version(kSamplerHeadRecordVersion));
+  SamplerHead head;
+  if (!d.reader().U64(&head.pushes)) return d.Truncated("pushes");
+  if (!d.reader().U32(&head.ring_size)) return d.Truncated("ring_size");
+  if (head.ring_size > head.pushes) {
+    return d.Fail(fmt::format("ring holds {} items but only {} were pushed", head.ring_size, head.pushes));
+  }
+  STREAMREC_RETURN_IF_ERROR(d.End());
+  return std::variant<SamplerHead, online_learner::SamplerRow>(head);
+}
+
+// meta/sampler/<segment>: u8 version | u32 n, u32[n] items
+std::string EncodeSamplerSegment(std::span<const uint32_t> items) {
+  std::string out;
+  out.reserve(1 + 4 + 4 * items.size());
+  ByteWriter w(&out);
+  w.U8(kSamplerSegmentRecordVersion);
+  PutIndices(w, items);
+  return out;
+}
+
+Result<std::vector<uint32_t>> DecodeSamplerSegment(std::string_view key, std::string_view bytes) {
+  Decoding d("meta", key, bytes);
+  STREAMREC_RETURN_IF_ERROR(d.Version(kSamplerSegmentRecordVersion));
+  std::vector<uint32_t> items;
+  STREAMREC_RETURN_IF_ERROR(d.Indices("items", &items));
+  STREAMREC_RETURN_IF_ERROR(d.End());
+  return items;
 }
 
 // pending: u8 version | i64 event_ts_ms | u64 batch_seq | u8 tombstone (0/1;

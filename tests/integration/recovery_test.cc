@@ -296,6 +296,23 @@ TEST_CASE("a full disk stops the pipeline with a clear error, space back, it res
 }  // namespace
 // evaluate must drop the same redeliveries as run: it takes learner.dedup_window too (it used a fixed
 // 100,000, so with a smaller window run learned a late duplicate evaluate dropped, and the digests differed).
+// The model digest `evaluate --state` reaches from `stream`, written as a
+// JSON-lines log, with `settings`: what `run` must have stored too.
+std::string EvaluatedModelDigest(ReliabilityFixture& f, const std::vector<schemas::Event>& stream,
+                                 const std::vector<std::string>& settings) {
+  const std::string log = f.dir().Sub("events.jsonl");
+  {
+    std::ofstream out(log);
+    for (const auto& e : stream) out << schemas::SerializeEvent(e) << "\n";
+  }
+  const std::string evaluated = f.dir().Sub("evaluated");
+  std::vector<std::string> args = {"evaluate", "--input", log,       "--format", "jsonl", "--models",
+                                   "isgd",     "--state", evaluated, "--set",    Dim()};
+  args.insert(args.end(), settings.begin(), settings.end());
+  REQUIRE(Cli(args) == 0);
+  return DigestOf(evaluated).model;
+}
+
 TEST_CASE("run and evaluate use the same dedup window and reach the same model", "[integration]") {
   ReliabilityFixture f;
   auto stream = EventStream(200);
@@ -309,15 +326,22 @@ TEST_CASE("run and evaluate use the same dedup window and reach the same model",
   const std::string dir = f.dir().Sub("state");
   REQUIRE(f.Run(dir, window) == 0);
 
-  const std::string log = f.dir().Sub("events.jsonl");
-  {
-    std::ofstream out(log);
-    for (const auto& e : stream) out << schemas::SerializeEvent(e) << "\n";
-  }
-  const std::string evaluated = f.dir().Sub("evaluated");
-  REQUIRE(Cli({"evaluate", "--input", log, "--format", "jsonl", "--models", "isgd", "--state", evaluated, "--set",
-               Dim(), "--set", "learner.dedup_window=50"}) == 0);
-  CHECK(DigestOf(evaluated).model == DigestOf(dir).model);
+  CHECK(EvaluatedModelDigest(f, stream, window) == DigestOf(dir).model);
+}
+
+// Popularity negatives keep a ring of recent positives, which the pipeline
+// stores segment by segment over many batches and evaluate in one: the
+// models must still agree, the ring wrapping around included.
+TEST_CASE("run and evaluate reach the same model with popularity negatives", "[integration]") {
+  ReliabilityFixture f;
+  const auto stream = EventStream(2600);
+  f.ProduceEvents(stream);
+  const std::vector<std::string> settings = {"--set", "learner.negative_sampling=popularity", "--set",
+                                             "learner.sampler_window=2100", "--set", "batch.max_events=100"};
+  const std::string dir = f.dir().Sub("state");
+  REQUIRE(f.Run(dir, settings) == 0);
+
+  CHECK(EvaluatedModelDigest(f, stream, settings) == DigestOf(dir).model);
 }
 
 }  // namespace streamrec

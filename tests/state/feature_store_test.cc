@@ -519,6 +519,111 @@ TEST_CASE("A corrupt dedup record is reported", "[state]") {
                 "unknown version byte 7");
 }
 
+// Bytes the store's newest write-ahead log holds: what a write appended.
+uintmax_t WalBytes(const std::string& dir) {
+  uintmax_t newest = 0;
+  std::string newest_name;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() == ".log" && name > newest_name) {
+      newest_name = name;
+      newest = entry.file_size();
+    }
+  }
+  return newest;
+}
+
+std::vector<std::string> SamplerSegmentKeys(const std::string& dir) {
+  RawDb raw(dir);
+  REQUIRE(raw.status().ok());
+  std::vector<std::string> keys;
+  for (const auto& [cf, key] : raw.AllKeys()) {
+    if (cf == "meta" && key.starts_with("sampler/")) keys.push_back(key);
+  }
+  return keys;
+}
+
+online_learner::SamplerRow LoadedSampler(FeatureStore& store) {
+  online_learner::IsgdOptions options;
+  options.dim = kDim;
+  online_learner::IsgdModel model(options);
+  online_learner::IdMap users, items;
+  REQUIRE_OK(store.LoadModel(model, users, items));
+  return model.ExportSampler();
+}
+
+// Bug: every batch rewrote the whole popularity-sampler ring (up to
+// learner.sampler_window items, 400 KB by default) although a batch pushes
+// into one or two of its segments.
+TEST_CASE("The sampler ring is written by segment: a batch writes the segments it changed", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  constexpr uint32_t kItems = 3000;
+  constexpr uint32_t kRing = 10 * kSamplerSegmentSlots;  // 40 KB of items
+  StoreBatch first;
+  first.index_limits = IndexLimits{1, kItems};
+  first.sampler = online_learner::SamplerRow{{}, kRing + 7};
+  for (uint32_t k = 0; k < kRing; ++k) first.sampler->ring.push_back(k % kItems);
+  StoreBatch second;
+  second.sampler = first.sampler;
+  second.sampler->ring[3 * kSamplerSegmentSlots + 5] = 42;  // one push, into segment 3
+  second.sampler->pushes += 1;
+  {
+    auto store = OpenStore(dir, kDim);
+    REQUIRE_RESULT_OK(store->Write(first));
+    const uintmax_t before = WalBytes(dir);
+    REQUIRE_RESULT_OK(store->Write(second));
+    const uintmax_t written = WalBytes(dir) - before;
+    INFO("the second write appended " << written << " bytes to the WAL");
+    CHECK(written >= 4 * kSamplerSegmentSlots);      // segment 3
+    CHECK(written < 2 * 4 * kSamplerSegmentSlots);   // and not the other nine
+  }
+  CHECK(SamplerSegmentKeys(dir).size() == 10);
+  auto store = OpenStore(dir, kDim);
+  CHECK(LoadedSampler(*store) == *second.sampler);
+  // A shorter ring (a smaller sampler_window) leaves no segment behind.
+  StoreBatch third;
+  third.sampler = online_learner::SamplerRow{{1, 2, 3}, 3};
+  REQUIRE_RESULT_OK(store->Write(third));
+  CHECK(LoadedSampler(*store) == *third.sampler);
+  store.reset();
+  CHECK(SamplerSegmentKeys(dir).size() == 1);
+}
+
+TEST_CASE("A store keeping the sampler ring in one record loads it and moves it to segments", "[state]") {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  StoreBatch batch = SampleBatch(3);
+  batch.sampler = online_learner::SamplerRow{{}, 5000};
+  for (uint32_t k = 0; k < 2500; ++k) batch.sampler->ring.push_back(k % 6);
+  REQUIRE_RESULT_OK(OpenStore(dir, kDim)->Write(batch));
+  {
+    // Rewrite it as a store from before segments kept it.
+    RawDb raw(dir);
+    REQUIRE(raw.status().ok());
+    for (const auto& [cf, key] : raw.AllKeys()) {
+      if (cf == "meta" && key.starts_with("sampler/")) REQUIRE(raw.db()->Delete({}, raw.cf("meta"), key).ok());
+    }
+    REQUIRE(raw.db()->Put({}, raw.cf("meta"), "sampler", *EncodeSampler(*batch.sampler)).ok());
+  }
+  REQUIRE(SamplerSegmentKeys(dir).empty());
+  auto store = OpenStore(dir, kDim);
+  CHECK(LoadedSampler(*store) == *batch.sampler);
+  auto one_record = store->Digest();
+  REQUIRE_RESULT_OK(one_record);
+
+  StoreBatch same_ring;
+  same_ring.sampler = batch.sampler;
+  REQUIRE_RESULT_OK(store->Write(same_ring));
+  store.reset();
+  CHECK(SamplerSegmentKeys(dir).size() == 3);
+  store = OpenStore(dir, kDim);
+  CHECK(LoadedSampler(*store) == *batch.sampler);
+  auto segmented = store->Digest();
+  REQUIRE_RESULT_OK(segmented);
+  CHECK(segmented->model == one_record->model);
+}
+
 TEST_CASE("A checkpoint opens as a store with the same digest", "[state]") {
   TempDir tmp;
   auto store = OpenStore(tmp.Sub("store"), kDim);

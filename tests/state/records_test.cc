@@ -66,6 +66,18 @@ TEST_CASE("Records round-trip for many random rows", "[state]") {
     auto sampler_back = DecodeSampler("sampler", *sampler_bytes);
     REQUIRE_RESULT_OK(sampler_back);
     REQUIRE(*sampler_back == sampler);
+    // The same ring as a head and one segment, and the one-record form read
+    // through the head's decoder.
+    const SamplerHead head{sampler.pushes, static_cast<uint32_t>(sampler.ring.size())};
+    auto head_back = DecodeSamplerRecord("sampler", *EncodeSamplerHead(head));
+    REQUIRE_RESULT_OK(head_back);
+    REQUIRE(std::get<SamplerHead>(*head_back) == head);
+    auto whole_back = DecodeSamplerRecord("sampler", *sampler_bytes);
+    REQUIRE_RESULT_OK(whole_back);
+    REQUIRE(std::get<online_learner::SamplerRow>(*whole_back) == sampler);
+    auto segment_back = DecodeSamplerSegment("sampler/0", EncodeSamplerSegment(sampler.ring));
+    REQUIRE_RESULT_OK(segment_back);
+    REQUIRE(*segment_back == sampler.ring);
 
     const PendingEntry pending{static_cast<int64_t>(rng()), rng(), rng() % 2 == 0};
     auto pending_back = DecodePending("u", EncodePending(pending));
@@ -215,6 +227,13 @@ TEST_CASE("Corrupt item and small records give Corruption", "[state]") {
   std::string sampler = *EncodeSampler({{1, 2}, 2});
   sampler[1] = 1;  // pushes = 1 < ring size 2
   RequireCorruption(DecodeSampler("sampler", sampler).status(), "only 1 were pushed");
+  CHECK(EncodeSamplerHead({1, 2}).status().code() == StatusCode::kInvalidArgument);
+  std::string head = *EncodeSamplerHead({2, 2});
+  head[1] = 1;  // pushes = 1 < ring size 2
+  RequireCorruption(DecodeSamplerRecord("sampler", head).status(), "only 1 were pushed");
+  RequireCorruption(DecodeSamplerRecord("sampler", head.substr(0, 10)).status(), "truncated at ring_size");
+  RequireCorruption(DecodeSamplerSegment("sampler/x", EncodeSamplerSegment(std::vector<uint32_t>{1, 2}) + "z").status(),
+                    "1 trailing bytes");
   std::string pending = EncodePending({1, 2, true});
   pending.back() = 2;
   RequireCorruption(DecodePending("p", pending).status(), "pending record 'p': tombstone is 2");
@@ -232,7 +251,8 @@ TEST_CASE("Corrupt item and small records give Corruption", "[state]") {
 TEST_CASE("Decoders survive arbitrary bytes", "[state]") {
   std::mt19937_64 rng(7);
   std::vector<std::string> seeds = {Encoded(SomeUser()), *EncodeItem(SomeItem(), kDim),
-                                    *EncodeSampler({{1, 2, 3}, 10}), EncodePending({5, 6}),
+                                    *EncodeSampler({{1, 2, 3}, 10}), *EncodeSamplerHead({10, 3}),
+                                    EncodeSamplerSegment(std::vector<uint32_t>{1, 2, 3}), EncodePending({5, 6}),
                                     EncodeOffset(KafkaOffset(9)), EncodeIndexLimits({3, 4}),
                                     EncodeFingerprint({kDim, "string-v1"}), EncodeCounter(8),
                                     EncodeString("topic"), EncodeDedupEntry(0x0123456789abcdefULL)};
@@ -257,6 +277,8 @@ TEST_CASE("Decoders survive arbitrary bytes", "[state]") {
     check(DecodeUser("k", bytes, kDim).status());
     check(DecodeItem("k", bytes, kDim).status());
     check(DecodeSampler("k", bytes).status());
+    check(DecodeSamplerRecord("k", bytes).status());
+    check(DecodeSamplerSegment("k", bytes).status());
     check(DecodePending("k", bytes).status());
     check(DecodeOffset("k", bytes).status());
     check(DecodeIndexLimits("k", bytes).status());

@@ -105,6 +105,8 @@ struct StoreBatch {
 
   std::vector<UserPut> users;
   std::vector<ItemPut> items;
+  // The whole sampler ring when it changed; the store writes only the
+  // segments of it that differ from what it holds (records.h).
   std::optional<online_learner::SamplerRow> sampler;
   std::optional<IndexLimits> index_limits;
   // Forgotten users: their users and pending keys are deleted (a tombstone

@@ -12,8 +12,11 @@
 // All functions are pure and thread-safe.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <vector>
 
 #include "streamrec/base/ids.h"
 #include "streamrec/base/status.h"
@@ -24,7 +27,9 @@ namespace streamrec::state {
 // Version bytes written by this build; a decoder accepts exactly these.
 inline constexpr uint8_t kUserRecordVersion = 1;
 inline constexpr uint8_t kItemRecordVersion = 1;
-inline constexpr uint8_t kSamplerRecordVersion = 1;
+inline constexpr uint8_t kSamplerRecordVersion = 1;      // the whole ring in one record (still read)
+inline constexpr uint8_t kSamplerHeadRecordVersion = 2;  // the ring's head; items in segments
+inline constexpr uint8_t kSamplerSegmentRecordVersion = 1;
 // Version 2 added the tombstone flag; version 1 records still decode (as lists).
 inline constexpr uint8_t kPendingRecordVersion = 2;
 inline constexpr uint8_t kOffsetRecordVersion = 1;
@@ -87,9 +92,27 @@ struct Fingerprint {
 [[nodiscard]] Result<StoredItem> DecodeItem(std::string_view key, std::string_view bytes,
                                             uint32_t dim);
 
+// The popularity sampler's ring as one record: how stores before segments
+// kept it, and the canonical form a digest hashes.
 [[nodiscard]] Result<std::string> EncodeSampler(const online_learner::SamplerRow& sampler);
 [[nodiscard]] Result<online_learner::SamplerRow> DecodeSampler(std::string_view key,
                                                                std::string_view bytes);
+
+// The ring is stored in segments of this many slots, so a batch rewrites
+// only the segments its positives were pushed into (the whole ring, up to
+// learner.sampler_window items, was rewritten by every batch before).
+inline constexpr uint32_t kSamplerSegmentSlots = 1024;
+struct SamplerHead {
+  uint64_t pushes = 0;
+  uint32_t ring_size = 0;  // <= pushes; the segments hold this many items
+  bool operator==(const SamplerHead&) const = default;
+};
+[[nodiscard]] Result<std::string> EncodeSamplerHead(const SamplerHead& head);
+// The record under the sampler key: a head, or (older stores) the whole ring.
+[[nodiscard]] Result<std::variant<SamplerHead, online_learner::SamplerRow>> DecodeSamplerRecord(
+    std::string_view key, std::string_view bytes);
+[[nodiscard]] std::string EncodeSamplerSegment(std::span<const uint32_t> items);
+[[nodiscard]] Result<std::vector<uint32_t>> DecodeSamplerSegment(std::string_view key, std::string_view bytes);
 
 [[nodiscard]] std::string EncodePending(const PendingEntry& entry);
 [[nodiscard]] Result<PendingEntry> DecodePending(std::string_view key, std::string_view bytes);
