@@ -238,8 +238,8 @@ struct RefreshWorker::Impl {
     std::lock_guard lock(mutex);
     counters.approximate_lists += approximate;
     counters.recall_lists += checked_at.size();
-    counters.recall_hits += overlap.hits;
-    counters.recall_wanted += overlap.wanted;
+    counters.recall_overlap.hits += overlap.hits;
+    counters.recall_overlap.wanted += overlap.wanted;
     return lists;
   }
 

@@ -292,7 +292,8 @@ Status FeatureStore::Impl::PutSampler(const online_learner::SamplerRow& now, con
     return r.subspan(begin, std::min<size_t>(kSamplerSegmentSlots, r.size() - begin));
   };
   const size_t segments = (ring.size() + kSamplerSegmentSlots - 1) / kSamplerSegmentSlots;
-  const size_t segments_before = stored_sampler ? (before.size() + kSamplerSegmentSlots - 1) / kSamplerSegmentSlots : 0;
+  const size_t segments_before =
+      stored_sampler ? (before.size() + kSamplerSegmentSlots - 1) / kSamplerSegmentSlots : 0;
   for (size_t k = 0; k < segments; ++k) {
     const std::span<const uint32_t> items = segment_of(ring, k);
     const std::span<const uint32_t> was = segment_of(before, k);
@@ -497,7 +498,9 @@ Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const StoreOptions& opt
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
                            MakeCfOptions(rocksdb::kDefaultColumnFamilyName, impl->cache));
-  for (std::string_view cf : internal::kColumnFamilies) descriptors.emplace_back(std::string(cf), MakeCfOptions(cf, impl->cache));
+  for (std::string_view cf : internal::kColumnFamilies) {
+    descriptors.emplace_back(std::string(cf), MakeCfOptions(cf, impl->cache));
+  }
   const rocksdb::DBOptions db_options = MakeDbOptions(!*exists);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   const rocksdb::Status s =

@@ -262,7 +262,7 @@ TEST_CASE("refresh worker: approximate lists once the index is built, recall mea
   CHECK(c.lists == 80);
   CHECK(c.approximate_lists == 40);
   CHECK(c.recall_lists == 40);
-  CHECK(c.recall_wanted == 400);
+  CHECK(c.recall_overlap.wanted == 400);
   CHECK(c.recall() >= 0.95);
   REQUIRE_OK(w.Finish(5s));
   ClusteredWorld::CheckSeenLeftOut(ReadAll(kafka, 80));
@@ -285,7 +285,7 @@ TEST_CASE("refresh worker: sq8 lists are approximate from the start, recall meas
   CHECK(c.lists == 41);
   CHECK(c.approximate_lists == 40);
   CHECK(c.recall_lists == 40);
-  CHECK(c.recall_wanted == 400);
+  CHECK(c.recall_overlap.wanted == 400);
   CHECK(c.recall() >= 0.95);
 
   // A changed row reaches the int8 copy before the next round.

@@ -38,6 +38,7 @@
 #include "streamrec/serving/item_snapshot.h"
 #include "streamrec/serving/publisher.h"
 #include "streamrec/serving/refresher.h"
+#include "streamrec/serving/top_n.h"
 
 namespace streamrec::serving {
 
@@ -81,12 +82,9 @@ struct RefreshCounters {
   uint64_t approximate_lists = 0;  // of which ranked through the index (kHnsw) or int8 scores (kSq8)
   bool index_ready = false;        // the index holds every item (kSq8: from the start)
   uint64_t recall_lists = 0;       // approximate lists also computed exactly
-  uint64_t recall_hits = 0;        // items of those exact lists the approximate ones held
-  uint64_t recall_wanted = 0;      // items of those exact lists
+  ListOverlap recall_overlap;      // of those lists with their exact ones
   // recall@N over the checked lists; 1 before any check.
-  double recall() const {
-    return recall_wanted == 0 ? 1.0 : static_cast<double>(recall_hits) / static_cast<double>(recall_wanted);
-  }
+  double recall() const { return recall_overlap.recall(); }
 };
 
 // A list handed to Kafka: which items it holds.
