@@ -34,8 +34,8 @@ int64_t NowMs() {
 }
 
 // An item's row as the refresh worker keeps it (no context vector).
-serving::ItemUpdate ItemUpdateOf(ItemIndex item, std::string id, const online_learner::ItemRow& row) {
-  return {item, std::move(id), row.bias, row.count, row.available, row.factors};
+serving::ItemUpdate ItemUpdateOf(ItemIndex item, std::string id, online_learner::ItemRow row) {
+  return {item, std::move(id), row.bias, row.count, row.available, std::move(row.factors)};
 }
 
 // Writes store batches on its own thread, one at a time, so the next batch
@@ -62,12 +62,15 @@ class StoreWriter {
     }
     changed_.notify_all();
   }
-  // Waits for the write started last and returns its batch seq.
-  Result<uint64_t> Wait() {
+  // Waits for the write started last and returns its batch seq, handing the
+  // batch back in `written`: its rows are moved on, not copied, and freed on
+  // the thread that allocated them.
+  Result<uint64_t> Wait(state::StoreBatch& written) {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return result_.has_value(); });
     Result<uint64_t> result = std::move(*result_);
     result_.reset();
+    written = std::move(written_);
     return result;
   }
   // Waits until no write is under way (its result stays to be taken).
@@ -88,6 +91,7 @@ class StoreWriter {
       Result<uint64_t> result = store_.Write(batch);
       lock.lock();
       result_.emplace(std::move(result));
+      written_ = std::move(*batch_);
       batch_.reset();
       changed_.notify_all();
     }
@@ -98,6 +102,7 @@ class StoreWriter {
   std::condition_variable changed_;
   std::optional<state::StoreBatch> batch_;        // being written
   std::optional<Result<uint64_t>> result_;        // of the last write, until taken
+  state::StoreBatch written_;                     // the last batch written, until taken
   bool stop_ = false;
   std::thread thread_;
 };
@@ -176,7 +181,6 @@ struct Pipeline::Impl {
     std::map<std::string, int64_t> touched;  // user id -> newest event time
     std::vector<Forgotten> forgotten;
     std::vector<UserIndex> unlisted_users;  // lists holding a now-unavailable item
-    std::vector<serving::ItemUpdate> item_updates;
     kafka::OffsetMap next_offsets;
   };
   std::optional<Owed> in_flight;  // the batch being written
@@ -195,6 +199,15 @@ struct Pipeline::Impl {
   // Waits for the write in flight, then does what its batch owes once
   // durable: item rows, tombstones and touches to the worker, Kafka commit.
   Status FinishWrite();
+  // The batch written and what it owes, once its write is durable.
+  struct Written {
+    uint64_t seq = 0;
+    state::StoreBatch batch;
+    Owed owed;
+  };
+  // Waits for the write in flight (there must be one).
+  Result<Written> WaitForWrite();
+  Status Deliver(Written written);
   Status WriteClears();
   // Commits `uncommitted` to Kafka: when `now`, or once the interval passed.
   void CommitToKafka(bool now);
@@ -414,22 +427,31 @@ Status Pipeline::Impl::ApplyBatch(ingest::Batch& batch) {
   for (const auto& [user_id, ts] : touched) write.pending_adds.push_back({user_id, ts});
   write.pending_clears = std::exchange(acknowledged, {});
   for (const auto& [tp, next] : batch.next_offsets) write.offsets.push_back({tp.topic, tp.partition, next});
-  owed.item_updates.reserve(write.items.size());
-  for (const state::StoreBatch::ItemPut& put : write.items) {
-    owed.item_updates.push_back(ItemUpdateOf(put.item.index, put.id, put.item.row));
+  // The previous batch must be durable before this one is written: one
+  // write in flight, batches in order. What it owes is done while this one
+  // is written, so the writer never waits for it.
+  std::optional<Written> previous;
+  if (in_flight) {
+    auto waited = WaitForWrite();
+    if (!waited.ok()) return waited.status();
+    previous = std::move(*waited);
   }
-  // The previous batch must be durable (and what it owed done) before this
-  // one is written: one write in flight, batches in order.
-  STREAMREC_RETURN_IF_ERROR(FinishWrite());
   writer->Start(std::move(write));
   in_flight = std::move(owed);
-  return Status::Ok();
+  return previous ? Deliver(std::move(*previous)) : Status::Ok();
 }
 
 Status Pipeline::Impl::FinishWrite() {
   if (!in_flight) return Status::Ok();
-  auto seq = writer->Wait();
-  Owed owed = std::move(*in_flight);
+  auto written = WaitForWrite();
+  if (!written.ok()) return written.status();
+  return Deliver(std::move(*written));
+}
+
+Result<Pipeline::Impl::Written> Pipeline::Impl::WaitForWrite() {
+  Written written;
+  auto seq = writer->Wait(written.batch);
+  written.owed = std::move(*in_flight);
   in_flight.reset();
   if (!seq.ok()) {
     // The store refuses a batch it considers invalid: a bug of ours, not a
@@ -438,8 +460,15 @@ Status Pipeline::Impl::FinishWrite() {
     return (s.code() == StatusCode::kInvalidArgument ? Status::Internal(s.message()) : s)
         .WithContext("writing batch to " + settings.state.dir);
   }
+  written.seq = *seq;
+  return written;
+}
+
+Status Pipeline::Impl::Deliver(Written written) {
+  const uint64_t seq = written.seq;
+  Owed& owed = written.owed;
   batches_written.store(stats.batches + 1);
-  last_batch_seq = *seq;
+  last_batch_seq = seq;
   kill_switch.Reached(KillPoint::kAfterStoreWrite, stats.batches + 1);
 
   // To the worker, in this order: the batch's item rows, then tombstones
@@ -449,16 +478,21 @@ Status Pipeline::Impl::FinishWrite() {
   // The model may be a batch ahead by now: a touch then carries its newer
   // state (that batch touches the user again with its own seq), and a user
   // forgotten since is skipped (its tombstone follows).
-  worker->UpdateItems(std::move(owed.item_updates));
-  for (const Owed::Forgotten& f : owed.forgotten) worker->Forget(f.user, f.user_id, *seq);
+  std::vector<serving::ItemUpdate> item_updates;
+  item_updates.reserve(written.batch.items.size());
+  for (state::StoreBatch::ItemPut& put : written.batch.items) {
+    item_updates.push_back(ItemUpdateOf(put.item.index, std::move(put.id), std::move(put.item.row)));
+  }
+  worker->UpdateItems(std::move(item_updates));
+  for (const Owed::Forgotten& f : owed.forgotten) worker->Forget(f.user, f.user_id, seq);
   const int64_t now = NowMs();
   for (const auto& [user_id, ts] : owed.touched) {
-    if (auto user = learner->users().Find(user_id)) worker->Touch(TouchOf(UserIndex(*user), ts, *seq, now));
+    if (auto user = learner->users().Find(user_id)) worker->Touch(TouchOf(UserIndex(*user), ts, seq, now));
   }
   for (UserIndex user : owed.unlisted_users) {
     if (learner->users().Name(user.value()).empty()) continue;  // forgotten since
     const auto row = learner->model().ExportUser(user);
-    worker->Touch(TouchOf(user, row.last_ts_ms, *seq, now));
+    worker->Touch(TouchOf(user, row.last_ts_ms, seq, now));
   }
   kill_switch.Reached(KillPoint::kBeforeCommit, stats.batches + 1);
   for (const auto& [tp, next] : owed.next_offsets) uncommitted[tp] = next;  // batches come in order

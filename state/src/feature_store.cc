@@ -19,11 +19,13 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include "streamrec/base/logging.h"
+#include "streamrec/schemas/codec.h"
 #include "digest.h"
 #include "keys.h"
 #include "rocksdb_status.h"
@@ -89,6 +91,10 @@ rocksdb::DBOptions MakeDbOptions(bool create) {
   return db;
 }
 
+// Hash buckets of the items memtable (8 bytes each): a catalogue of up to
+// ~100k items has about one row per bucket.
+constexpr size_t kItemMemtableBuckets = 100000;
+
 rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions o;
   // Level compaction (the default) with dynamic level sizes keeps space
@@ -107,21 +113,30 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::share
     // false positives) answers most misses without reading a block.
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.whole_key_filtering = true;
-    // RocksDB's default size: item rows are rewritten constantly (every
-    // sampled negative dirties one), and a memtable holding a few versions
-    // of each flushes each row once, halving flush and compaction work
-    // against 16 MiB at 5k events/s.
+    // RocksDB's default size: a memtable holding a few versions of each
+    // user row flushes each once.
     o.write_buffer_size = size_t{64} << 20;
-    if (cf == internal::kCfItems || cf == internal::kCfUsers) {
-      // Item rows are written ~17 per event, user rows one, and both are read
-      // back only by a restart, inspect or a digest. A skip list pays a
-      // cache-missing search per insert (for items, half the writer's time
-      // at 5k events/s; with items in a vector, skip-list inserts were still
-      // 15% of it); a vector appends and is sorted once, at flush, on a
-      // background thread (at nice 19, off the latency path). A
-      // point read of an unflushed vector sorts a copy, which those rare
-      // readers can pay. `pending` stays a skip list: every acknowledged
-      // list reads it.
+    if (cf == internal::kCfItems) {
+      // Item rows are rewritten all the time (an event dirties its item and
+      // every sampled negative: 17 rows by default) and have a fixed size, so each rewrite overwrites its
+      // row in the memtable: it holds one entry per item and never fills,
+      // where appending every version had the flush thread sorting ~120k
+      // entries every 0.65 s at 25k events/s (a third of a core; ingest
+      // bench, 10k items). Finding the row is a hash lookup: the whole id
+      // is the "prefix" (ids are at most kMaxIdBytes) of a hashed memtable;
+      // a skip-list search per put was 40% of the writer's time. The cost:
+      // iterators must ask for total order (Scan does), and a read running
+      // beside a Write may see rows newer than its snapshot.
+      o.inplace_update_support = true;
+      o.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(schemas::kMaxIdBytes));
+      o.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(kItemMemtableBuckets));
+    } else if (cf == internal::kCfUsers) {
+      // User rows are written once per event and read back only by a
+      // restart, inspect or a digest. A skip list pays a cache-missing
+      // search per insert; a vector appends and is sorted once, at flush, on
+      // a background thread (at nice 19, off the latency path). A point read
+      // of an unflushed vector sorts a copy, which those rare readers can
+      // pay. `pending` stays a skip list: every acknowledged list reads it.
       o.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
     }
   } else {
@@ -138,7 +153,9 @@ bool IsDirNonEmpty(const fs::path& dir) {
 }
 
 // The read view of one call: a snapshot, so multi-CF reads (LoadModel,
-// Digest) see one batch boundary even while Write() runs on another thread.
+// Digest) see one batch boundary even while Write() runs on another thread,
+// except for item rows still in the memtable, which are updated in place
+// (MakeCfOptions). Nothing reads them while the pipeline writes.
 class SnapshotRead {
  public:
   explicit SnapshotRead(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {
@@ -168,6 +185,10 @@ struct FeatureStore::Impl {
   // Write()'s batch, kept between writes so its buffer is reused: a batch
   // of thousands of rows grew a fresh one by doubling, with page faults.
   rocksdb::WriteBatch write_batch;  // guarded by write_mu
+  // The batch's encoded user and item rows, one buffer reused likewise
+  // (a string per row was a malloc and a free each, ~10 per event).
+  std::string encoded_rows;               // guarded by write_mu
+  std::vector<size_t> encoded_row_ends;  // guarded by write_mu
   uint64_t batch_seq = 0;  // last written batch; guarded by write_mu
   IndexLimits limits;      // as stored; guarded by write_mu
   // The sampler ring as its stored segments hold it, so a write puts only
@@ -202,10 +223,13 @@ struct FeatureStore::Impl {
   }
 
   // Calls fn(key, value) -> Status for every key of `c` in key order,
-  // stopping at the first error.
+  // stopping at the first error. Total order: the items column family's
+  // hashed memtable otherwise iterates one id's bucket only.
   template <typename Fn>
   Status Scan(const rocksdb::ReadOptions& ro, Cf c, Fn&& fn) const {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(c)));
+    rocksdb::ReadOptions total = ro;
+    total.total_order_seek = true;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(total, cf(c)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       STREAMREC_RETURN_IF_ERROR(fn(ToView(it->key()), ToView(it->value())));
     }
@@ -215,7 +239,9 @@ struct FeatureStore::Impl {
 
   Result<bool> AllEmpty() const {
     for (size_t c = 0; c < kNumCfs; ++c) {
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[c]));
+      rocksdb::ReadOptions total;
+      total.total_order_seek = true;
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(total, handles[c]));
       it->SeekToFirst();
       if (it->Valid()) return false;
       STREAMREC_RETURN_IF_ERROR(FromRocks(it->status(), fmt::format("reading store at {}", options.dir)));
@@ -275,8 +301,10 @@ struct FeatureStore::Impl {
 
   Status Initialize();
   Status CheckMeta();
-  Status ValidateBatch(const StoreBatch& batch, const IndexLimits& limits, std::vector<std::string>* users,
-                       std::vector<std::string>* items) const;
+  // Checks `batch` and encodes its user rows, then its item rows, onto
+  // `rows`; row k ends at row_ends[k].
+  Status ValidateBatch(const StoreBatch& batch, const IndexLimits& limits, std::string& rows,
+                       std::vector<size_t>& row_ends) const;
 };
 
 Status FeatureStore::Impl::PutSampler(const online_learner::SamplerRow& now, const IndexLimits& new_limits,
@@ -529,8 +557,8 @@ FeatureStore::~FeatureStore() = default;
 const std::string& FeatureStore::dir() const { return impl_->options.dir; }
 const Fingerprint& FeatureStore::fingerprint() const { return impl_->options.fingerprint; }
 
-Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLimits& new_limits,
-                                         std::vector<std::string>* users, std::vector<std::string>* items) const {
+Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLimits& new_limits, std::string& rows,
+                                         std::vector<size_t>& row_ends) const {
   const uint32_t dim = options.fingerprint.dim;
   if (new_limits.next_user < limits.next_user || new_limits.next_item < limits.next_item) {
     return Status::InvalidArgument(fmt::format(
@@ -557,9 +585,8 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
                                                    what(), i, new_limits.next_item));
       }
     }
-    auto encoded = EncodeUser(put.user, dim);
-    if (!encoded.ok()) return encoded.status().WithContext(what());
-    users->push_back(std::move(*encoded));
+    if (Status s = AppendUser(put.user, dim, rows); !s.ok()) return s.WithContext(what());
+    row_ends.push_back(rows.size());
   }
   for (const auto& put : batch.items) {
     const auto what = [&put] { return fmt::format("item '{}'", PrintableKey(put.id)); };
@@ -568,9 +595,8 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
       return Status::InvalidArgument(fmt::format("{}: index {} is not below the item index limit {}", what(),
                                                  put.item.index.value(), new_limits.next_item));
     }
-    auto encoded = EncodeItem(put.item, dim);
-    if (!encoded.ok()) return encoded.status().WithContext(what());
-    items->push_back(std::move(*encoded));
+    if (Status s = AppendItem(put.item, dim, rows); !s.ok()) return s.WithContext(what());
+    row_ends.push_back(rows.size());
   }
   // Its items are checked against the limits segment by segment, as written
   // (PutSampler): unchanged segments passed when they were.
@@ -634,8 +660,13 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
   }
   std::lock_guard lock(m.write_mu);
   const IndexLimits new_limits = batch.index_limits.value_or(m.limits);
-  std::vector<std::string> users, items;
-  STREAMREC_RETURN_IF_ERROR(m.ValidateBatch(batch, new_limits, &users, &items));
+  m.encoded_rows.clear();
+  m.encoded_row_ends.clear();
+  STREAMREC_RETURN_IF_ERROR(m.ValidateBatch(batch, new_limits, m.encoded_rows, m.encoded_row_ends));
+  const auto encoded_row = [&m](size_t k) {
+    const size_t begin = k == 0 ? 0 : m.encoded_row_ends[k - 1];
+    return rocksdb::Slice(m.encoded_rows.data() + begin, m.encoded_row_ends[k] - begin);
+  };
   const uint64_t seq = m.batch_seq + 1;
 
   // WriteBatch::Put/Delete only fail on oversized batches; any such status
@@ -663,9 +694,11 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
     if (!entry.ok()) return entry.status();
     if (entry->batch_seq <= clear.up_to_batch_seq) keep(wb.Delete(m.cf(kPending), ToSlice(clear.user_id)));
   }
-  // Both memtables are vectors (MakeCfOptions): insertion order costs nothing.
-  for (size_t k = 0; k < batch.users.size(); ++k) keep(wb.Put(m.cf(kUsers), ToSlice(batch.users[k].id), users[k]));
-  for (size_t k = 0; k < batch.items.size(); ++k) keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), items[k]));
+  const size_t num_users = batch.users.size();
+  for (size_t k = 0; k < num_users; ++k) keep(wb.Put(m.cf(kUsers), ToSlice(batch.users[k].id), encoded_row(k)));
+  for (size_t k = 0; k < batch.items.size(); ++k) {
+    keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), encoded_row(num_users + k)));
+  }
   if (batch.sampler) STREAMREC_RETURN_IF_ERROR(m.PutSampler(*batch.sampler, new_limits, wb, s));
   if (batch.index_limits) keep(wb.Put(m.cf(kIds), ToSlice(internal::kIdsNextIndex), EncodeIndexLimits(new_limits)));
   if (batch.stream_time_ms) {
@@ -916,6 +949,20 @@ Result<std::optional<std::string>> FeatureStore::ReadSource() const {
   auto source = DecodeString(internal::kMetaSource, **raw);
   if (!source.ok()) return source.status();
   return std::optional<std::string>(std::move(*source));
+}
+
+Result<uint64_t> FeatureStore::IntProperty(std::string_view family, std::string_view property) const {
+  const auto* cf = std::find(internal::kColumnFamilies.begin(), internal::kColumnFamilies.end(), family);
+  if (cf == internal::kColumnFamilies.end()) {
+    return Status::NotFound(fmt::format("no column family '{}' in a store (one of {})", family,
+                                        fmt::join(internal::kColumnFamilies, ", ")));
+  }
+  uint64_t value = 0;
+  const auto handle = impl_->cf(static_cast<Cf>(cf - internal::kColumnFamilies.begin()));
+  if (!impl_->db->GetIntProperty(handle, ToSlice(property), &value)) {
+    return Status::NotFound(fmt::format("RocksDB has no integer property '{}'", property));
+  }
+  return value;
 }
 
 Result<StoreDigest> FeatureStore::Digest() const {

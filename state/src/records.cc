@@ -202,7 +202,7 @@ std::string PrintableKey(std::string_view key) {
 
 // users: u8 version | u32 index | u64 key | u32 event_count | i64 last_ts_ms
 //        | u32 n, f32[n] factors | u32 n, u32[n] recent_items | u32 n, u32[n] seen_items
-Result<std::string> EncodeUser(const StoredUser& user, uint32_t dim) {
+Status AppendUser(const StoredUser& user, uint32_t dim, std::string& out) {
   const auto& row = user.row;
   const RecordName what{"user", user.index.value()};
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "factors", row.factors, dim));
@@ -211,8 +211,8 @@ Result<std::string> EncodeUser(const StoredUser& user, uint32_t dim) {
   if (!StrictlyAscending(row.seen_items)) {
     return Status::InvalidArgument(fmt::format("{}: seen_items are not strictly ascending", what.Describe()));
   }
-  std::string out;
-  out.reserve(1 + 4 + 8 + 4 + 8 + 12 + 4 * (row.factors.size() + row.recent_items.size() + row.seen_items.size()));
+  out.reserve(out.size() + 1 + 4 + 8 + 4 + 8 + 12 +
+              4 * (row.factors.size() + row.recent_items.size() + row.seen_items.size()));
   ByteWriter w(&out);
   w.U8(kUserRecordVersion);
   w.U32(user.index.value());
@@ -222,6 +222,12 @@ Result<std::string> EncodeUser(const StoredUser& user, uint32_t dim) {
   PutFloats(w, row.factors);
   PutIndices(w, row.recent_items);
   PutIndices(w, row.seen_items);
+  return Status::Ok();
+}
+
+Result<std::string> EncodeUser(const StoredUser& user, uint32_t dim) {
+  std::string out;
+  STREAMREC_RETURN_IF_ERROR(AppendUser(user, dim, out));
   return out;
 }
 
@@ -247,14 +253,13 @@ Result<StoredUser> DecodeUser(std::string_view key, std::string_view bytes, uint
 
 // items: u8 version | u32 index | u64 key | f32 bias | u32 count | u8 available (0|1)
 //        | i64 last_ts_ms | u32 n, f32[n] factors | u32 n, f32[n] context
-Result<std::string> EncodeItem(const StoredItem& item, uint32_t dim) {
+Status AppendItem(const StoredItem& item, uint32_t dim, std::string& out) {
   const auto& row = item.row;
   const RecordName what{"item", item.index.value()};
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "factors", row.factors, dim));
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "context", row.context, dim));
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "bias", std::span<const float>(&row.bias, 1), 1));
-  std::string out;
-  out.reserve(1 + 4 + 8 + 4 + 4 + 1 + 8 + 8 + 4 * (row.factors.size() + row.context.size()));
+  out.reserve(out.size() + 1 + 4 + 8 + 4 + 4 + 1 + 8 + 8 + 4 * (row.factors.size() + row.context.size()));
   ByteWriter w(&out);
   w.U8(kItemRecordVersion);
   w.U32(item.index.value());
@@ -265,6 +270,12 @@ Result<std::string> EncodeItem(const StoredItem& item, uint32_t dim) {
   w.I64(row.last_ts_ms);
   PutFloats(w, row.factors);
   PutFloats(w, row.context);
+  return Status::Ok();
+}
+
+Result<std::string> EncodeItem(const StoredItem& item, uint32_t dim) {
+  std::string out;
+  STREAMREC_RETURN_IF_ERROR(AppendItem(item, dim, out));
   return out;
 }
 

@@ -23,7 +23,9 @@
 // directory is locked while open: one process at a time (read_only opens may
 // coexist with a writer).
 // Thread-safety: every method may be called from any thread; Write() and
-// Checkpoint() calls are serialised internally. Nothing throws.
+// Checkpoint() calls are serialised internally. Reads see one batch boundary,
+// except that item rows not yet flushed are updated in place: a LoadModel or
+// Digest beside a Write may see a newer item row than the rest. Nothing throws.
 
 #include <cstdint>
 #include <map>
@@ -224,6 +226,11 @@ class FeatureStore {
   [[nodiscard]] Result<std::optional<std::string>> ReadSource() const;
 
   [[nodiscard]] Result<StoreDigest> Digest() const;
+
+  // RocksDB's integer property `property` (e.g. "rocksdb.num-entries-active-mem-table")
+  // of column family `family` (users, items, ids, offsets, meta, pending), for
+  // diagnostics: NotFound names an unknown family or property.
+  [[nodiscard]] Result<uint64_t> IntProperty(std::string_view family, std::string_view property) const;
 
   // Writes a consistent copy of the whole store (state and offsets from the
   // same batch) to `target_dir`, which must not exist. SST files are

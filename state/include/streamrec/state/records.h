@@ -83,11 +83,15 @@ struct Fingerprint {
   bool operator==(const Fingerprint&) const = default;
 };
 
-// Each Decode* takes the record's key only to name it in errors.
+// Each Decode* takes the record's key only to name it in errors. Append*
+// encodes onto `out` (nothing is appended when the row is refused), so a
+// writer can keep every row of a batch in one reused buffer.
+[[nodiscard]] Status AppendUser(const StoredUser& user, uint32_t dim, std::string& out);
 [[nodiscard]] Result<std::string> EncodeUser(const StoredUser& user, uint32_t dim);
 [[nodiscard]] Result<StoredUser> DecodeUser(std::string_view key, std::string_view bytes,
                                             uint32_t dim);
 
+[[nodiscard]] Status AppendItem(const StoredItem& item, uint32_t dim, std::string& out);
 [[nodiscard]] Result<std::string> EncodeItem(const StoredItem& item, uint32_t dim);
 [[nodiscard]] Result<StoredItem> DecodeItem(std::string_view key, std::string_view bytes,
                                             uint32_t dim);
