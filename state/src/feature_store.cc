@@ -103,6 +103,12 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::share
   o.compaction_style = rocksdb::kCompactionStyleLevel;
   o.level_compaction_dynamic_level_bytes = true;
   o.compression = ChooseCompression(cf);
+  // Room for three memtables waiting on a flush before writes stop. With
+  // RocksDB's default (two), a freshness run at 5k events/s logged "[items]
+  // Stopping writes because we have 2 immutable memtables": flushes run at
+  // nice 19 and wait while the CPU is busy, and every stop showed as
+  // latency (A/B pairs, p99 435/607 ms -> 54/225 ms).
+  o.max_write_buffer_number = 4;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   const bool point_lookups =
