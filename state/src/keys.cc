@@ -26,34 +26,50 @@ std::optional<PartitionId> OffsetKeyPartition(std::string_view key, size_t prefi
   return PartitionId(static_cast<int32_t>(raw));
 }
 
-std::string SamplerSegmentKey(uint32_t segment) {
-  std::string key(kMetaSamplerSegmentPrefix);
-  ByteWriter(&key).U32Be(segment);
+namespace {
+
+// prefix | value big-endian, so keys under one prefix sort numerically.
+template <typename Int>
+std::string BigEndianKey(std::string_view prefix, Int value) {
+  std::string key(prefix);
+  ByteWriter w(&key);
+  if constexpr (sizeof(Int) == 4) {
+    w.U32Be(value);
+  } else {
+    w.U64Be(value);
+  }
   return key;
 }
+
+// The value of a key made by BigEndianKey with `prefix`, or nullopt when the
+// key has another prefix or length.
+template <typename Int>
+std::optional<Int> BigEndianKeyValue(std::string_view key, std::string_view prefix) {
+  if (key.size() != prefix.size() + sizeof(Int) || !key.starts_with(prefix)) return std::nullopt;
+  ByteReader r(key.substr(prefix.size()));
+  Int value = 0;
+  bool read = false;
+  if constexpr (sizeof(Int) == 4) {
+    read = r.U32Be(&value);
+  } else {
+    read = r.U64Be(&value);
+  }
+  if (!read) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::string SamplerSegmentKey(uint32_t segment) { return BigEndianKey(kMetaSamplerSegmentPrefix, segment); }
 
 std::optional<uint32_t> SamplerSegmentOf(std::string_view key) {
-  if (key.size() != kMetaSamplerSegmentPrefix.size() + 4 || !key.starts_with(kMetaSamplerSegmentPrefix)) {
-    return std::nullopt;
-  }
-  ByteReader r(key.substr(kMetaSamplerSegmentPrefix.size()));
-  uint32_t segment = 0;
-  if (!r.U32Be(&segment)) return std::nullopt;
-  return segment;
+  return BigEndianKeyValue<uint32_t>(key, kMetaSamplerSegmentPrefix);
 }
 
-std::string DedupKey(uint64_t position) {
-  std::string key(kMetaDedupPrefix);
-  ByteWriter(&key).U64Be(position);
-  return key;
-}
+std::string DedupKey(uint64_t position) { return BigEndianKey(kMetaDedupPrefix, position); }
 
 std::optional<uint64_t> DedupKeyPosition(std::string_view key) {
-  if (key.size() != kMetaDedupPrefix.size() + 8 || !key.starts_with(kMetaDedupPrefix)) return std::nullopt;
-  ByteReader r(key.substr(kMetaDedupPrefix.size()));
-  uint64_t position = 0;
-  if (!r.U64Be(&position)) return std::nullopt;
-  return position;
+  return BigEndianKeyValue<uint64_t>(key, kMetaDedupPrefix);
 }
 
 }  // namespace streamrec::state::internal
