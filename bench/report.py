@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import re
+import statistics
 
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
@@ -371,10 +372,19 @@ def e2e_sections(rep, e2e):
                     f"{fr['list_partitions']}; the feed producer lingers {fr['feed_linger_ms']} ms (included in the "
                     "latency). The embedded broker walks a partition's message sets one by one to find a fetch "
                     "offset, so fewer, larger sets keep its cost (not Apache Kafka's) out of the figures.", "")
+        repeats = fr.get("repeats", 1)
+        if repeats > 1:
+            rep.add(f"Each pipeline run was repeated {repeats} times (the `k/{repeats}` rows); the bars take the "
+                    "median p99 of a configuration's runs, as this shared host's phase moves a p99 several-fold "
+                    "between runs.", "")
+
+        def rate_label(r):
+            return fmt_num(r["rate"]) + (f" ({r['repeat']}/{repeats})" if repeats > 1 else "")
+
         rows, runs = [], []
         for r in fr["runs"]:
             lat, split = r["latency_ms"], r["split_ms"]
-            rows.append((fmt_num(r["rate"]), fmt_num(r["achieved_rate"]), fmt_num(r["measured_events"]),
+            rows.append((rate_label(r), fmt_num(r["achieved_rate"]), fmt_num(r["measured_events"]),
                          fmt_num(lat["p50"]), fmt_num(lat["p99"]), fmt_num(lat["max"]),
                          f"{r['refreshed_share'] * 100:.1f}%",
                          fmt_num(split["produce_to_computed"]["p50"]), fmt_num(split["computed_to_arrived"]["p50"]),
@@ -383,8 +393,9 @@ def e2e_sections(rep, e2e):
                          + (f" (recall@10 {r['index']['recall_at_n']:.3f})"
                             if r.get("index", {}).get("kind", "exact") != "exact" else ""),
                          fmt_bytes(r["rss_bytes"]), fmt_bytes(r["store_bytes"])))
-            runs.append({"rate": r["rate"], "p50_ms": lat["p50"], "p99_ms": lat["p99"], "max_ms": lat["max"],
-                         "refreshed_share": r["refreshed_share"]})
+            runs.append({"rate": r["rate"], "repeat": r.get("repeat", 1),
+                         "ranking": r.get("index", {}).get("kind", "exact"), "p50_ms": lat["p50"],
+                         "p99_ms": lat["p99"], "max_ms": lat["max"], "refreshed_share": r["refreshed_share"]})
         rep.table(["events/s", "achieved", "events measured", "p50 ms", "p99 ms", "max ms", "refreshed",
                    "p50 produce -> refresh start", "p50 refresh start -> arrival", "events / batch", "ranking", "RSS",
                    "store"], rows)
@@ -400,7 +411,7 @@ def e2e_sections(rep, e2e):
             srows = []
             for r in staged:
                 st = r["stages_ms"]
-                srows.append((fmt_num(r["rate"]), r.get("index", {}).get("kind", "exact"),
+                srows.append((rate_label(r), r.get("index", {}).get("kind", "exact"),
                               *(f"{fmt_num(st[s]['p50'])} / {fmt_num(st[s]['p99'])} / "
                                 f"{fmt_num(st[s]['slowest_1pct_mean'])}"
                                 for s in ("stored", "queued", "ranked", "delivered"))))
@@ -417,7 +428,7 @@ def e2e_sections(rep, e2e):
                 if ref is None:
                     continue
                 rl, pl = ref["latency_ms"], r["latency_ms"]
-                rrows.append((fmt_num(r["rate"]), fmt_num(rl["p50"]), fmt_num(rl["p99"]), fmt_num(rl["max"]),
+                rrows.append((rate_label(r), fmt_num(rl["p50"]), fmt_num(rl["p99"]), fmt_num(rl["max"]),
                               f"{ref['refreshed_share'] * 100:.1f}%",
                               f"{pl['p50'] / max(rl['p50'], 1e-9):.1f}x", f"{pl['p99'] / max(rl['p99'], 1e-9):.1f}x"))
             rep.table(["events/s", "relay p50 ms", "relay p99 ms", "relay max ms", "answered",
@@ -425,38 +436,43 @@ def e2e_sections(rep, e2e):
         twin["freshness"] = {"users": fr["users"], "items": fr["items"], "runs": runs,
                              "relay_runs": [{"rate": r["rate"], "p50_ms": r["latency_ms"]["p50"],
                                              "p99_ms": r["latency_ms"]["p99"]} for r in relay.values()]}
+        # The bars, per (rate, ranking): the median p99 of its runs; every run
+        # must have refreshed every list (and kept the index's recall).
+        groups = {}
         for r in fr["runs"]:
-            if r["rate"] == 1000 and r.get("index", {}).get("kind", "exact") == "exact":
-                ok = r["latency_ms"]["p99"] <= 50 and r["refreshed_share"] >= 0.999
-                ref = relay.get(r["rate"])
-                rep.bars.append(("freshness p99 <= 50 ms at 1k events/s, exact, every list refreshed",
-                                 f"p99 {fmt_num(r['latency_ms']['p99'])} ms, "
-                                 f"{r['refreshed_share'] * 100:.1f}% refreshed",
-                                 f"{fmt_num(fr['users'])} users x {fmt_num(fr['items'])} items"
-                                 + (f"; bare relay p99 {fmt_num(ref['latency_ms']['p99'])} ms" if ref else ""),
-                                 f"{r['latency_ms']['p99'] / max(ref['latency_ms']['p99'], 1e-9):.1f}x relay"
-                                 if ref else "", verdict(ok)))
-            if r["rate"] == 5000:
-                index = r.get("index", {"kind": "exact"})
-                approximate_run = any(x["rate"] == 5000 and x.get("index", {}).get("kind", "exact") != "exact"
-                                      for x in fr["runs"])
-                if index["kind"] == "exact" and approximate_run:
-                    continue  # judged on the approximate run
-                if index["kind"] == "exact":
-                    rep.bars.append(("freshness p99 <= 50 ms at 5k events/s with an approximate index "
-                                     "(recall@10 >= 0.95)",
-                                     f"exact: p99 {fmt_num(r['latency_ms']['p99'])} ms, "
-                                     f"{r['refreshed_share'] * 100:.1f}% refreshed",
-                                     "approximate: run with `--fresh-sq8-rates 5000`", "", "**missed (exact)**"))
-                else:
-                    ok = (r["latency_ms"]["p99"] <= 50 and r["refreshed_share"] >= 0.999
-                          and index["recall_at_n"] >= 0.95)
-                    rep.bars.append(("freshness p99 <= 50 ms at 5k events/s with an approximate index "
-                                     "(recall@10 >= 0.95)",
-                                     f"{index['kind']}: p99 {fmt_num(r['latency_ms']['p99'])} ms, "
-                                     f"{r['refreshed_share'] * 100:.1f}% refreshed, recall@10 "
-                                     f"{index['recall_at_n']:.3f} over {fmt_num(index['recall_checked_lists'])} lists",
-                                     f"{fmt_num(fr['users'])} users x {fmt_num(fr['items'])} items", "", verdict(ok)))
+            groups.setdefault((r["rate"], r.get("index", {}).get("kind", "exact")), []).append(r)
+
+        def judged(group):
+            p99s = sorted(x["latency_ms"]["p99"] for x in group)
+            p99 = statistics.median(p99s)
+            refreshed = min(x["refreshed_share"] for x in group)
+            shown = f"p99 {fmt_num(p99)} ms" + (
+                f" (median of {len(group)} runs: {', '.join(fmt_num(p) for p in p99s)})" if len(group) > 1 else "")
+            return p99, refreshed, f"{shown}, {refreshed * 100:.1f}% refreshed"
+
+        shape = f"{fmt_num(fr['users'])} users x {fmt_num(fr['items'])} items"
+        if (1000, "exact") in groups:
+            p99, refreshed, shown = judged(groups[(1000, "exact")])
+            ref = relay.get(1000)
+            rep.bars.append(("freshness p99 <= 50 ms at 1k events/s, exact, every list refreshed", shown,
+                             shape + (f"; bare relay p99 {fmt_num(ref['latency_ms']['p99'])} ms" if ref else ""),
+                             f"{p99 / max(ref['latency_ms']['p99'], 1e-9):.1f}x relay" if ref else "",
+                             verdict(p99 <= 50 and refreshed >= 0.999)))
+        approximate = [kind for (rate, kind) in groups if rate == 5000 and kind != "exact"]
+        for kind in approximate:
+            group = groups[(5000, kind)]
+            p99, refreshed, shown = judged(group)
+            recall = min(x["index"]["recall_at_n"] for x in group)
+            checked = sum(x["index"]["recall_checked_lists"] for x in group)
+            rep.bars.append(("freshness p99 <= 50 ms at 5k events/s with an approximate index (recall@10 >= 0.95)",
+                             f"{kind}: {shown}, recall@10 {recall:.3f}{' (lowest run)' if len(group) > 1 else ''} "
+                             f"over {fmt_num(int(checked))} lists",
+                             shape, "", verdict(p99 <= 50 and refreshed >= 0.999 and recall >= 0.95)))
+        if not approximate and (5000, "exact") in groups:
+            _, _, shown = judged(groups[(5000, "exact")])
+            rep.bars.append(("freshness p99 <= 50 ms at 5k events/s with an approximate index (recall@10 >= 0.95)",
+                             f"exact: {shown}", "approximate: run with `--fresh-sq8-rates 5000`", "",
+                             "**missed (exact)**"))
     elif fr:
         rep.add("### Freshness", "", f"Failed: `{fr['error']}`", "")
 

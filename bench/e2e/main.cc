@@ -9,7 +9,8 @@
 //                        --ingest-repeats 1]
 //                       [--fresh-users 1e6 --fresh-items 1e5 --fresh-rates 1000,5000 --fresh-sq8-rates 5000
 //                        --fresh-relay-rates <fresh-rates> --fresh-seconds 20 --fresh-warmup-seconds 3
-//                        --fresh-event-partitions 1 --fresh-list-partitions 1 --fresh-feed-linger-ms 2]
+//                        --fresh-event-partitions 1 --fresh-list-partitions 1 --fresh-feed-linger-ms 2
+//                        --fresh-repeats 1]
 //                       [--memory-users 1e6 --memory-items 1e6 --memory-ttl-users 1e6]
 //                       [--eval-input ratings.csv --eval-synthetic-events 2e5 --eval-synthetic-items 2e4]
 // Times are never asserted; the exit code only says whether every phase ran.

@@ -19,7 +19,7 @@ Result<Json> RunEvaluationBench(const Flags& flags, const std::vector<std::strin
 inline const std::vector<std::string> kPhaseFlags = {
     "ingest-events", "ingest-users", "ingest-items", "partitions", "ingest-repeats",
     "fresh-users", "fresh-items", "fresh-rates", "fresh-sq8-rates", "fresh-relay-rates", "fresh-seconds", "fresh-warmup-seconds",
-    "fresh-event-partitions", "fresh-list-partitions", "fresh-feed-linger-ms",
+    "fresh-event-partitions", "fresh-list-partitions", "fresh-feed-linger-ms", "fresh-repeats",
     "memory-users", "memory-items", "memory-ttl-users",
     "eval-input", "eval-synthetic-events", "eval-synthetic-items"};
 
