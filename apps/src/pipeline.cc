@@ -63,8 +63,8 @@ class StoreWriter {
     changed_.notify_all();
   }
   // Waits for the write started last and returns its batch seq, handing the
-  // batch back in `written`: its rows are moved on, not copied, and freed on
-  // the thread that allocated them.
+  // batch back in `written`: its item factors are moved on to the refresh
+  // worker, not copied, and the rest is freed on the thread that made it.
   Result<uint64_t> Wait(state::StoreBatch& written) {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return result_.has_value(); });

@@ -124,11 +124,11 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::share
     o.write_buffer_size = size_t{64} << 20;
     if (cf == internal::kCfItems) {
       // Item rows are rewritten all the time (an event dirties its item and
-      // every sampled negative: 17 rows by default) and have a fixed size, so each rewrite overwrites its
-      // row in the memtable: it holds one entry per item and never fills,
-      // where appending every version had the flush thread sorting ~120k
-      // entries every 0.65 s at 25k events/s (a third of a core; ingest
-      // bench, 10k items). Finding the row is a hash lookup: the whole id
+      // every sampled negative: 17 rows by default) and have a fixed size,
+      // so each rewrite overwrites its row in the memtable: it holds one
+      // entry per item and never fills, where appending every version had
+      // the flush thread sorting ~120k entries every 0.65 s at 25k events/s
+      // (a third of a core; ingest bench, 10k items). Finding the row is a hash lookup: the whole id
       // is the "prefix" (ids are at most kMaxIdBytes) of a hashed memtable;
       // a skip-list search per put was 40% of the writer's time. The cost:
       // iterators must ask for total order (Scan does), and a read running
@@ -156,6 +156,13 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::share
 bool IsDirNonEmpty(const fs::path& dir) {
   std::error_code ec;
   return fs::directory_iterator(dir, ec) != fs::directory_iterator();
+}
+
+// `ro` in total order: without it an iterator over the items column family
+// walks one bucket of its hashed memtable (MakeCfOptions), not every row.
+rocksdb::ReadOptions TotalOrder(rocksdb::ReadOptions ro) {
+  ro.total_order_seek = true;
+  return ro;
 }
 
 // The read view of one call: a snapshot, so multi-CF reads (LoadModel,
@@ -229,13 +236,10 @@ struct FeatureStore::Impl {
   }
 
   // Calls fn(key, value) -> Status for every key of `c` in key order,
-  // stopping at the first error. Total order: the items column family's
-  // hashed memtable otherwise iterates one id's bucket only.
+  // stopping at the first error.
   template <typename Fn>
   Status Scan(const rocksdb::ReadOptions& ro, Cf c, Fn&& fn) const {
-    rocksdb::ReadOptions total = ro;
-    total.total_order_seek = true;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(total, cf(c)));
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(TotalOrder(ro), cf(c)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       STREAMREC_RETURN_IF_ERROR(fn(ToView(it->key()), ToView(it->value())));
     }
@@ -245,9 +249,7 @@ struct FeatureStore::Impl {
 
   Result<bool> AllEmpty() const {
     for (size_t c = 0; c < kNumCfs; ++c) {
-      rocksdb::ReadOptions total;
-      total.total_order_seek = true;
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(total, handles[c]));
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(TotalOrder({}), handles[c]));
       it->SeekToFirst();
       if (it->Valid()) return false;
       STREAMREC_RETURN_IF_ERROR(FromRocks(it->status(), fmt::format("reading store at {}", options.dir)));
