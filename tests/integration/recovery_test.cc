@@ -133,13 +133,19 @@ TEST_CASE("each named kill point: the restart ends equal to an uninterrupted run
   for (const char* point : {"after_store_write", "mid_publish", "before_commit"}) {
     DYNAMIC_SECTION(point) {
       const std::string dir = f.dir().Sub(std::string("killed-") + point);
+      std::vector<std::string> args = {"--set", "batch.max_events=50", "--set", "batch.linger_ms=1s", "--set",
+                                       std::string("testing.kill_point=") + point,
+                                       "--set", "testing.kill_after_batches=4", "--set",
+                                       std::string("kafka.group.id=") + point};
+      // On its own thread the worker may publish its first list after the
+      // pipeline stored the whole stream (the kill then lands at the end, seen
+      // once in CI); inline rounds run between batches, so the kill lands
+      // mid-stream. scripts/crash_test.sh kills the threaded worker mid-publish.
+      if (std::string_view(point) == "mid_publish") {
+        args.insert(args.end(), {"--set", "serving.refresh_thread=false"});
+      }
       std::string output;
-      const int killed =
-          f.RunChildProcess(dir,
-                            {"--set", "batch.max_events=50", "--set", "batch.linger_ms=1s", "--set",
-                             std::string("testing.kill_point=") + point,
-                             "--set", "testing.kill_after_batches=4", "--set", std::string("kafka.group.id=") + point},
-                            &output);
+      const int killed = f.RunChildProcess(dir, args, &output);
       INFO(output);
       REQUIRE(killed == 128 + SIGKILL);
       // Killed after at least four batches, before the last one.
