@@ -157,9 +157,9 @@ struct SnapshotCase {
   std::vector<serving::UserList> exact;  // TopN's lists, for recall
 };
 
-SnapshotCase& SnapshotCaseFor(uint32_t items, uint32_t users, int dim, bool learned_like) {
-  static std::map<std::tuple<uint32_t, uint32_t, int, bool>, std::unique_ptr<SnapshotCase>> cache;
-  auto& slot = cache[{items, users, dim, learned_like}];
+SnapshotCase& SnapshotCaseFor(uint32_t items, uint32_t users, int dim, bool learned_like, bool sorted = false) {
+  static std::map<std::tuple<uint32_t, uint32_t, int, bool, bool>, std::unique_ptr<SnapshotCase>> cache;
+  auto& slot = cache[{items, users, dim, learned_like, sorted}];
   if (slot) return *slot;
   slot = std::make_unique<SnapshotCase>(SnapshotCase{serving::ItemSnapshot(dim, /*quantized=*/true), {}, {}});
   SnapshotCase& c = *slot;
@@ -183,6 +183,13 @@ SnapshotCase& SnapshotCaseFor(uint32_t items, uint32_t users, int dim, bool lear
     for (uint32_t k = 0; k < users; ++k) c.vectors.emplace_back(u.row(k).data(), u.row(k).data() + dim);
   }
   for (uint32_t k = 0; k < users; ++k) c.queries.push_back({UserIndex(k), false, c.vectors[k], {}});
+  if (sorted) {
+    // As the refresh worker does: the int8 copy's scan order for users of
+    // the mean norm.
+    double norms = 0;
+    for (const auto& x : c.vectors) norms += Eigen::Map<const Eigen::VectorXf>(x.data(), dim).norm();
+    c.snapshot.RefreshScanOrder(static_cast<float>(norms / users));
+  }
   c.exact = serving::TopN(c.snapshot, c.queries, kTopN);
   return c;
 }
@@ -194,10 +201,11 @@ double Recall(const std::vector<serving::UserList>& approx, const std::vector<se
   return overlap.recall();
 }
 
-// Args: items, users, dim, data, candidates.
+// Args: items, users, dim, data, candidates, order (0: item order, 1:
+// sorted by the bound as the refresh worker keeps it, so the kernel skips).
 void BM_Sq8TopN(benchmark::State& state) {
   const auto [items, users, dim] = ShapeOf(state);
-  SnapshotCase& c = SnapshotCaseFor(items, users, dim, state.range(3) != 0);
+  SnapshotCase& c = SnapshotCaseFor(items, users, dim, state.range(3) != 0, state.range(5) != 0);
   const auto candidates = static_cast<uint32_t>(state.range(4));
   std::vector<serving::UserList> lists;
   for (auto _ : state) {
@@ -242,22 +250,24 @@ void BM_Int8Scores(benchmark::State& state) {
   SetRates(state, items, users, dim);
 }
 
-// Exact TopN takes no candidates (0).
+// Exact TopN takes no candidates (0) and has no scan order (0).
 void SnapshotShapes(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> user_counts,
-                    std::initializer_list<int64_t> candidates) {
-  b->ArgNames({"items", "users", "dim", "data", "candidates"});
+                    std::initializer_list<int64_t> candidates, std::initializer_list<int64_t> orders) {
+  b->ArgNames({"items", "users", "dim", "data", "candidates", "order"});
   for (int64_t data : {0, 1}) {
     for (int64_t dim : {64, 128}) {
       for (int64_t users : user_counts) {
-        for (int64_t k : candidates) b->Args({100000, users, dim, data, k});
+        for (int64_t k : candidates) {
+          for (int64_t order : orders) b->Args({100000, users, dim, data, k, order});
+        }
       }
     }
   }
   b->Unit(benchmark::kMillisecond);
 }
 // sq8 also at the refresher's rounds under 5k events/s (whole groups of 16).
-void Sq8Shapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {16, 32, 64, 256}, {kCandidates, 100}); }
-void ExactShapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {64, 256}, {0}); }
+void Sq8Shapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {16, 32, 64, 256}, {kCandidates, 100}, {0, 1}); }
+void ExactShapes(benchmark::internal::Benchmark* b) { SnapshotShapes(b, {64, 256}, {0}, {0}); }
 void KernelShapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"items", "users", "dim", "kernel"});
   for (int64_t kernel : {0, 1}) {

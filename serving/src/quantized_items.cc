@@ -4,6 +4,9 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <numeric>
+#include <type_traits>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -17,6 +20,8 @@ int PaddedDim(int dim) { return (dim + kDimGroup - 1) / kDimGroup * kDimGroup; }
 // Items scored at once per user tile: independent accumulators hide the
 // latency of vpdpbusd (and share each load of the user tile).
 constexpr uint32_t kItemChunk = 8;
+
+uint64_t ChunkTiles(uint32_t count, size_t tiles) { return uint64_t{(count + kItemChunk - 1) / kItemChunk} * tiles; }
 
 void ScoresPortable(const QuantizedUsers& users, const QuantizedItems& items, uint32_t begin, uint32_t count,
                     float* out, size_t ld, const Int8Filter* filter) {
@@ -54,6 +59,7 @@ void ScoresPortable(const QuantizedUsers& users, const QuantizedItems& items, ui
       if (mask != 0) filter->hits->push_back({j, static_cast<uint16_t>(t), static_cast<uint16_t>(mask)});
     }
   }
+  if (filter != nullptr && filter->scored != nullptr) *filter->scored += ChunkTiles(count, padded_users / kUserTile);
 }
 
 #if defined(__x86_64__)
@@ -88,6 +94,7 @@ __attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const Quanti
   const int groups = items.padded_dim() / kDimGroup;
   const size_t tiles = users.padded_count() / kUserTile;
   std::vector<uint16_t> masks(kItemChunk * tiles);
+  uint64_t skipped = 0;
   for (uint32_t j0 = 0; j0 < count; j0 += kItemChunk) {
     const uint32_t chunk = std::min(kItemChunk, count - j0);
     // A short last chunk repeats its last item: the unrolled code stays
@@ -98,8 +105,41 @@ __attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const Quanti
       at[c] = j0 + std::min(c, chunk - 1);
       rows[c] = items.Codes(begin + at[c]);
     }
+    // The chunk's bound for a user of norm N (QuantizedItems::SuffixBound,
+    // over the chunk's items and with the caller's biases).
+    const float order_norm = items.order_norm();
+    float chunk_key = -std::numeric_limits<float>::infinity();
+    float chunk_bias = -std::numeric_limits<float>::infinity();
+    float chunk_norm = 0;
+    if (filter != nullptr) {
+      for (uint32_t c = 0; c < chunk; ++c) {
+        const float norm = items.Norm(begin + j0 + c);
+        chunk_key = std::max(chunk_key, filter->bias[j0 + c] + order_norm * norm);
+        chunk_bias = std::max(chunk_bias, filter->bias[j0 + c]);
+        chunk_norm = std::max(chunk_norm, norm);
+      }
+    }
     unsigned items_hit = 0;  // bit c: item c of the chunk has a hit in some tile
     for (size_t t = 0; t < tiles; ++t) {
+      const float* threshold = filter != nullptr ? filter->threshold + t * kUserTile : nullptr;
+      if (filter != nullptr) {
+        const __m512 user_norm = _mm512_loadu_ps(users.norms() + t * kUserTile);
+        const __m512 norm = _mm512_set1_ps(chunk_norm);
+        const __m512 by_key = _mm512_fmadd_ps(
+            _mm512_max_ps(_mm512_sub_ps(user_norm, _mm512_set1_ps(order_norm)), _mm512_setzero_ps()), norm,
+            _mm512_set1_ps(chunk_key));
+        const __m512 by_bias = _mm512_fmadd_ps(user_norm, norm, _mm512_set1_ps(chunk_bias));
+        const __m512 magnitude =
+            _mm512_fmadd_ps(_mm512_add_ps(user_norm, _mm512_set1_ps(order_norm)), norm,
+                            _mm512_set1_ps(std::max(std::abs(chunk_key), std::abs(chunk_bias))));
+        const __m512 bound =
+            _mm512_fmadd_ps(magnitude, _mm512_set1_ps(kBoundMargin), _mm512_min_ps(by_key, by_bias));
+        if (_mm512_cmp_ps_mask(bound, _mm512_loadu_ps(threshold), _CMP_GE_OQ) == 0) {
+          for (uint32_t c = 0; c < kItemChunk; ++c) masks[c * tiles + t] = 0;
+          ++skipped;
+          continue;
+        }
+      }
       const uint8_t* tile = users.TileCodes(t);
       // Named accumulators: with an array GCC 12 copies each through a
       // scratch register around every vpdpbusd (and spills one).
@@ -117,7 +157,6 @@ __attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const Quanti
         a7 = _mm512_dpbusd_epi32(a7, x, Broadcast4(rows[7], g));
       }
       const __m512 user_scale = _mm512_loadu_ps(users.scales() + t * kUserTile);
-      const float* threshold = filter != nullptr ? filter->threshold + t * kUserTile : nullptr;
       const __m512i acc[kItemChunk] = {a0, a1, a2, a3, a4, a5, a6, a7};
 #pragma GCC unroll 8
       for (uint32_t c = 0; c < kItemChunk; ++c) {
@@ -138,6 +177,8 @@ __attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const Quanti
       }
     }
   }
+  if (filter != nullptr && filter->skipped != nullptr) *filter->skipped += skipped;
+  if (filter != nullptr && filter->scored != nullptr) *filter->scored += ChunkTiles(count, tiles) - skipped;
 }
 #endif
 
@@ -161,20 +202,97 @@ float QuantizeRow(std::span<const float> row, std::span<int8_t> codes) {
 
 QuantizedItems::QuantizedItems(int dim) : dim_(dim), padded_dim_(PaddedDim(dim)) {}
 
-void QuantizedItems::Set(uint32_t item, std::span<const float> row) {
+void QuantizedItems::Set(uint32_t item, std::span<const float> row, float bias) {
   assert(row.size() == static_cast<size_t>(dim_));
+  const auto padded = static_cast<size_t>(padded_dim_);
   if (item >= NumItems()) {
     const size_t n = size_t{item} + 1;
-    codes_.resize(n * static_cast<size_t>(padded_dim_), 0);
+    const size_t blocks = (n + kBoundBlock - 1) / kBoundBlock;
+    block_keys_.resize(blocks, -std::numeric_limits<float>::infinity());
+    block_biases_.resize(blocks, -std::numeric_limits<float>::infinity());
+    block_norms_.resize(blocks, 0.f);
+    for (size_t i = NumItems(); i < n; ++i) {
+      slots_.push_back(static_cast<uint32_t>(i));
+      items_.push_back(static_cast<uint32_t>(i));
+      // A zero row of bias 0 (key 0) until its item's own Set.
+      block_keys_[i / kBoundBlock] = std::max(block_keys_[i / kBoundBlock], 0.f);
+      block_biases_[i / kBoundBlock] = std::max(block_biases_[i / kBoundBlock], 0.f);
+    }
+    codes_.resize(n * padded, 0);
     scales_.resize(n, 0.f);
     code_sums_.resize(n, 0);
+    norms_.resize(n, 0.f);
+    biases_.resize(n, 0.f);
   }
-  const std::span<int8_t> codes(codes_.data() + size_t{item} * static_cast<size_t>(padded_dim_),
-                                static_cast<size_t>(padded_dim_));
-  scales_[item] = QuantizeRow(row, codes);
+  const uint32_t slot = slots_[item];
+  const std::span<int8_t> codes(codes_.data() + size_t{slot} * padded, padded);
+  scales_[slot] = QuantizeRow(row, codes);
   int32_t sum = 0;
-  for (int8_t c : codes) sum += c;
-  code_sums_[item] = sum;
+  int32_t squares = 0;
+  for (int8_t c : codes) {
+    sum += c;
+    squares += int32_t{c} * c;
+  }
+  code_sums_[slot] = sum;
+  norms_[slot] = scales_[slot] * std::sqrt(static_cast<float>(squares));
+  biases_[slot] = bias;
+  const uint32_t block = slot / kBoundBlock;
+  block_keys_[block] = std::max(block_keys_[block], bias + order_norm_ * norms_[slot]);
+  block_biases_[block] = std::max(block_biases_[block], bias);
+  block_norms_[block] = std::max(block_norms_[block], norms_[slot]);
+  ++sets_since_reorder_;
+}
+
+QuantizedItems::SuffixBound QuantizedItems::BoundFrom(uint32_t begin) const {
+  SuffixBound bound;
+  bound.order_norm = order_norm_;
+  for (size_t b = begin / kBoundBlock; b < block_keys_.size(); ++b) {
+    bound.key = std::max(bound.key, block_keys_[b]);
+    bound.bias = std::max(bound.bias, block_biases_[b]);
+    bound.norm = std::max(bound.norm, block_norms_[b]);
+  }
+  return bound;
+}
+
+void QuantizedItems::Reorder(float user_norm) {
+  if (!(user_norm >= 0) || !std::isfinite(user_norm)) user_norm = 0;  // keys stay comparable
+  const uint32_t n = NumItems();
+  std::vector<uint32_t> order(n);  // new slot -> old slot
+  std::iota(order.begin(), order.end(), 0U);
+  const auto key = [&](uint32_t slot) { return biases_[slot] + user_norm * norms_[slot]; };
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const float ka = key(a);
+    const float kb = key(b);
+    return ka != kb ? ka > kb : items_[a] < items_[b];
+  });
+  const auto padded = static_cast<size_t>(padded_dim_);
+  reordered_codes_.resize(codes_.size());
+  for (uint32_t s = 0; s < n; ++s) {
+    std::memcpy(reordered_codes_.data() + size_t{s} * padded, codes_.data() + size_t{order[s]} * padded, padded);
+  }
+  codes_.swap(reordered_codes_);
+  const auto permute = [&order](auto& by_slot) {
+    std::remove_reference_t<decltype(by_slot)> out(by_slot.size());
+    for (size_t s = 0; s < order.size(); ++s) out[s] = by_slot[order[s]];
+    by_slot.swap(out);
+  };
+  permute(scales_);
+  permute(code_sums_);
+  permute(norms_);
+  permute(biases_);
+  permute(items_);
+  for (uint32_t s = 0; s < n; ++s) slots_[items_[s]] = s;
+  const size_t blocks = (size_t{n} + kBoundBlock - 1) / kBoundBlock;
+  order_norm_ = user_norm;
+  block_keys_.assign(blocks, -std::numeric_limits<float>::infinity());
+  block_biases_.assign(blocks, -std::numeric_limits<float>::infinity());
+  block_norms_.assign(blocks, 0.f);
+  for (uint32_t s = 0; s < n; ++s) {
+    block_keys_[s / kBoundBlock] = std::max(block_keys_[s / kBoundBlock], key(s));
+    block_biases_[s / kBoundBlock] = std::max(block_biases_[s / kBoundBlock], biases_[s]);
+    block_norms_[s / kBoundBlock] = std::max(block_norms_[s / kBoundBlock], norms_[s]);
+  }
+  sets_since_reorder_ = 0;
 }
 
 QuantizedUsers::QuantizedUsers(int dim, size_t count)
@@ -184,11 +302,15 @@ QuantizedUsers::QuantizedUsers(int dim, size_t count)
       // Code 128 is x = 0: padding users score 0 (and have scale 0).
       codes_((count + kUserTile - 1) / kUserTile * kUserTile * static_cast<size_t>(PaddedDim(dim)), 128),
       scales_((count + kUserTile - 1) / kUserTile * kUserTile, 0.f),
+      norms_(scales_.size(), 0.f),
       row_(static_cast<size_t>(PaddedDim(dim))) {}
 
 void QuantizedUsers::Set(size_t k, std::span<const float> vector) {
   assert(k < count_ && vector.size() == static_cast<size_t>(dim_));
   scales_[k] = QuantizeRow(vector, row_);
+  int32_t squares = 0;
+  for (int8_t c : row_) squares += int32_t{c} * c;
+  norms_[k] = scales_[k] * std::sqrt(static_cast<float>(squares));
   uint8_t* tile = codes_.data() + k / kUserTile * kUserTile * static_cast<size_t>(padded_dim_);
   const size_t lane = k % kUserTile;
   for (int d = 0; d < padded_dim_; ++d) {

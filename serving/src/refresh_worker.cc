@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -89,6 +90,7 @@ struct RefreshWorker::Impl {
   std::vector<uint32_t> index_changes;
   std::vector<uint8_t> index_changed;
   uint64_t approximate_since_check = 0;
+  float user_norm = 0;  // Ranking::kSq8: see NoteUserNorms
   RefreshCounters counters;
 
   explicit Impl(RefreshWorkerOptions o)
@@ -188,6 +190,23 @@ struct RefreshWorker::Impl {
     return list;
   }
 
+  // A moving average of warm users' norms: the scan order of the int8 copy
+  // suits users of about this norm (QuantizedItems::Reorder).
+  void NoteUserNorms(std::span<const UserQuery> queries) {
+    double sum = 0;
+    size_t warm = 0;
+    for (const UserQuery& q : queries) {
+      if (q.cold) continue;
+      double squares = 0;
+      for (float x : q.vector) squares += double{x} * x;
+      sum += std::sqrt(squares);
+      ++warm;
+    }
+    if (warm == 0) return;
+    const auto mean = static_cast<float>(sum / static_cast<double>(warm));
+    user_norm = user_norm == 0 ? mean : 0.9f * user_norm + 0.1f * mean;
+  }
+
   // Lists for `queries`: exact, or approximate for warm users (sq8, or
   // through the index once it is ready), every recall_every-th approximate
   // one checked against exact.
@@ -196,6 +215,8 @@ struct RefreshWorker::Impl {
     std::vector<UserList> lists;
     std::vector<uint8_t> approximated(queries.size(), 0);
     if (options.ranking == Ranking::kSq8) {
+      NoteUserNorms(queries);
+      snapshot.RefreshScanOrder(user_norm);
       lists = TopNQuantized(snapshot, queries, options.top_n, static_cast<uint32_t>(options.index.candidates));
       for (size_t k = 0; k < queries.size(); ++k) approximated[k] = queries[k].cold ? 0 : 1;
     } else {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <cmath>
 #include <limits>
 
 #include <Eigen/Core>
@@ -182,10 +183,13 @@ class GemmScorer {
     }
   }
 
+  // Exact scores have no bound: every item is scanned.
+  bool Exhausted(uint32_t /*begin*/, const std::vector<float>& /*threshold*/) const { return false; }
+
   template <class Consider>
-  void Scan(uint32_t begin, uint32_t block, const float* bias, const std::vector<float>& threshold,
-            Consider&& consider) {
+  void Scan(uint32_t begin, uint32_t block, const std::vector<float>& threshold, Consider&& consider) {
     const Eigen::Index dim = u_.cols();
+    const float* bias = items_.ItemBias();
     Eigen::Map<const RowMajor> q(items_.ItemMatrix() + size_t{begin} * static_cast<size_t>(dim), block, dim);
     // Column-major scores. A few users: SmallBatchScores, no packing. More:
     // Eigen packs the user vectors and streams the item block, rather than
@@ -248,21 +252,34 @@ class Int8Scorer {
     for (size_t k = 0; k < warm.size(); ++k) users_.Set(k, users[warm[k]].vector);
   }
 
+  // Whether no slot from `begin` on can reach any user's threshold: the
+  // slots are sorted by their bound (QuantizedItems::Reorder), so the scan
+  // usually ends well before the last one.
+  bool Exhausted(uint32_t begin, const std::vector<float>& threshold) const {
+    const QuantizedItems::SuffixBound rest = items_.BoundFrom(begin);
+    for (size_t k = 0; k < threshold.size(); ++k) {
+      if (rest.For(users_.norms()[k]) >= threshold[k]) return false;
+    }
+    return true;
+  }
+
+  // Scans slots [begin, begin + block) of the int8 copy (its scan order).
   template <class Consider>
-  void Scan(uint32_t begin, uint32_t block, const float* bias, const std::vector<float>& threshold,
-            Consider&& consider) {
+  void Scan(uint32_t begin, uint32_t block, const std::vector<float>& threshold, Consider&& consider) {
     const size_t ld = users_.padded_count();
     scores_.resize(size_t{block} * ld);
     std::copy(threshold.begin(), threshold.end(), threshold_.begin());
     hits_.clear();
+    const float* bias = items_.Biases();
     const Int8Filter filter{bias + begin, threshold_.data(), &hits_};
     Int8Scores(kernel_, users_, items_, begin, block, scores_.data(), ld, &filter);
     for (const Int8Hit& hit : hits_) {
-      const uint32_t i = begin + hit.item;
+      const uint32_t slot = begin + hit.item;
+      const uint32_t i = items_.ItemAt(slot);
       const float* col = scores_.data() + size_t{hit.item} * ld;
       for (unsigned mask = hit.users; mask != 0; mask &= mask - 1) {
         const size_t k = size_t{hit.tile} * kUserTile + static_cast<size_t>(__builtin_ctz(mask));
-        const float score = col[k] + bias[i];
+        const float score = col[k] + bias[slot];
         if (score >= threshold[k]) consider(i, k, score);
       }
     }
@@ -309,9 +326,9 @@ void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<c
   // ~30 users a round, a full first block offered ~2.2k scores a user, and
   // now ~1.1k are offered in all.
   uint32_t block = std::min(block_items, std::max<uint32_t>(64, 2 * n));
-  for (uint32_t begin = 0; begin < num_items;) {
+  for (uint32_t begin = 0; begin < num_items && !scorer.Exhausted(begin, threshold);) {
     const uint32_t count = std::min(block, num_items - begin);
-    scorer.Scan(begin, count, items.ItemBias(), threshold, consider);
+    scorer.Scan(begin, count, threshold, consider);
     begin += count;
     block = std::min(block_items, 2 * block);
   }

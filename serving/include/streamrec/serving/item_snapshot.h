@@ -47,6 +47,12 @@ class ItemSnapshot {
   // (rows in between stay unavailable until their own update arrives).
   void Apply(const ItemUpdate& update);
 
+  // Re-sorts the int8 copy's scan order (QuantizedItems::Reorder) for users
+  // of about `user_norm`, once as many rows were applied as it holds (at
+  // least kMinSetsPerReorder). Does nothing without the int8 copy.
+  void RefreshScanOrder(float user_norm);
+  static constexpr uint64_t kMinSetsPerReorder = 4096;
+
   // The same reads top-N makes of IsgdModel (serving/top_n.h).
   int dim() const { return dim_; }
   uint32_t NumItems() const { return static_cast<uint32_t>(bias_.size()); }
