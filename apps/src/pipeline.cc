@@ -561,6 +561,7 @@ void Pipeline::Impl::UpdateStats() {
   stats.index_ready = refresh.index_ready;
   stats.index_recall_lists = refresh.recall_lists;
   stats.index_recall = refresh.recall();
+  stats.sq8_skipped_share = refresh.sq8_work.skipped_share();
   stats.users = learner->users().live_count();
   stats.items = learner->items().live_count();
   std::lock_guard lock(snapshot_mutex);

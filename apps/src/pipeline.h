@@ -47,6 +47,7 @@ struct PipelineStats {
   bool index_ready = false;         // the index holds every item
   uint64_t index_recall_lists = 0;  // approximate lists also computed exactly
   double index_recall = 1;          // recall@N of those, against exact
+  double sq8_skipped_share = 0;     // serving.index=sq8: share of the int8 work the score bound saved
   uint64_t expired_users = 0;  // removed after learner.user_ttl of inactivity
   uint64_t retired_items = 0;  // retired after learner.item_retire unavailable
   uint64_t items_applied = 0;

@@ -103,6 +103,9 @@ PipelineBackend::PipelineBackend(const HttpOptions& options, std::string state_d
       index_recall_(registry_.AddGauge("streamrec_index_recall",
                                        "serving.index=hnsw or sq8: recall@N of approximate lists against exact ones, "
                                        "over the lists checked (serving.index_recall_every).")),
+      sq8_skipped_share_(registry_.AddGauge("streamrec_sq8_skipped_share",
+                                            "serving.index=sq8: share of the int8 scan that the score bound skipped "
+                                            "(items that could reach no list), since start.")),
       users_expired_(registry_.AddCounter("streamrec_users_expired_total",
                                           "Users removed after learner.user_ttl of inactivity (stream time).")),
       items_retired_(registry_.AddCounter("streamrec_items_retired_total",
@@ -256,6 +259,7 @@ void PipelineBackend::OnLoop(const PipelineView& view) {
   refresh_rounds_.MirrorTotal(view.stats.refresh_rounds);
   users_expired_.MirrorTotal(view.stats.expired_users);
   if (view.stats.index_recall_lists > 0) index_recall_.Set(view.stats.index_recall);
+  sq8_skipped_share_.Set(view.stats.sq8_skipped_share);
   items_retired_.MirrorTotal(view.stats.retired_items);
   for (size_t r = 0; r < dead_lettered_.size(); ++r)
     dead_lettered_[r]->MirrorTotal(counters.dead_lettered_by_reason[r]);

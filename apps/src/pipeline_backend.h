@@ -101,6 +101,7 @@ class PipelineBackend final : public serving::ServingBackend {
   serving::Gauge& items_;
   serving::Gauge& refresh_backlog_;
   serving::Gauge& index_recall_;
+  serving::Gauge& sq8_skipped_share_;
   serving::Counter& users_expired_;
   serving::Counter& items_retired_;
 

@@ -548,7 +548,8 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets, const SyntheticStr
                   {"build_seconds", index_build_s},
                   {"approximate_lists", stats_before_stop.approximate_lists},
                   {"recall_checked_lists", stats_before_stop.index_recall_lists},
-                  {"recall_at_n", stats_before_stop.index_recall}};
+                  {"recall_at_n", stats_before_stop.index_recall},
+                  {"sq8_skipped_share", stats_before_stop.sq8_skipped_share}};
   out["rss_bytes"] = memory.rss;
   out["peak_rss_bytes"] = memory.peak;
   out["store_bytes"] = MeasureDir(state_dir).allocated;

@@ -17,9 +17,6 @@ namespace {
 
 int PaddedDim(int dim) { return (dim + kDimGroup - 1) / kDimGroup * kDimGroup; }
 
-// Items scored at once per user tile: independent accumulators hide the
-// latency of vpdpbusd (and share each load of the user tile).
-constexpr uint32_t kItemChunk = 8;
 
 uint64_t ChunkTiles(uint32_t count, size_t tiles) { return uint64_t{(count + kItemChunk - 1) / kItemChunk} * tiles; }
 
@@ -177,7 +174,6 @@ __attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const Quanti
       }
     }
   }
-  if (filter != nullptr && filter->skipped != nullptr) *filter->skipped += skipped;
   if (filter != nullptr && filter->scored != nullptr) *filter->scored += ChunkTiles(count, tiles) - skipped;
 }
 #endif

@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <variant>
 
 #include "streamrec/base/logging.h"
@@ -91,6 +92,7 @@ struct RefreshWorker::Impl {
   std::vector<uint8_t> index_changed;
   uint64_t approximate_since_check = 0;
   float user_norm = 0;  // Ranking::kSq8: see NoteUserNorms
+  Int8ScanWork sq8_work;  // of the current round, added to `counters` under the mutex
   RefreshCounters counters;
 
   explicit Impl(RefreshWorkerOptions o)
@@ -217,7 +219,8 @@ struct RefreshWorker::Impl {
     if (options.ranking == Ranking::kSq8) {
       NoteUserNorms(queries);
       snapshot.RefreshScanOrder(user_norm);
-      lists = TopNQuantized(snapshot, queries, options.top_n, static_cast<uint32_t>(options.index.candidates));
+      lists = TopNQuantized(snapshot, queries, options.top_n, static_cast<uint32_t>(options.index.candidates),
+                            &sq8_work);
       for (size_t k = 0; k < queries.size(); ++k) approximated[k] = queries[k].cold ? 0 : 1;
     } else {
       lists.resize(queries.size());
@@ -258,6 +261,7 @@ struct RefreshWorker::Impl {
     }
     std::lock_guard lock(mutex);
     counters.approximate_lists += approximate;
+    counters.sq8_work += std::exchange(sq8_work, {});
     counters.recall_lists += checked_at.size();
     counters.recall_overlap.hits += overlap.hits;
     counters.recall_overlap.wanted += overlap.wanted;

@@ -250,7 +250,10 @@ class Int8Scorer {
         kernel_(BestInt8Kernel()),
         threshold_(users_.padded_count(), std::numeric_limits<float>::infinity()) {
     for (size_t k = 0; k < warm.size(); ++k) users_.Set(k, users[warm[k]].vector);
+    work_.full = uint64_t{(items_.NumItems() + kItemChunk - 1) / kItemChunk} * (users_.padded_count() / kUserTile);
   }
+
+  const Int8ScanWork& work() const { return work_; }
 
   // Whether no slot from `begin` on can reach any user's threshold: the
   // slots are sorted by their bound (QuantizedItems::Reorder), so the scan
@@ -271,7 +274,7 @@ class Int8Scorer {
     std::copy(threshold.begin(), threshold.end(), threshold_.begin());
     hits_.clear();
     const float* bias = items_.Biases();
-    const Int8Filter filter{bias + begin, threshold_.data(), &hits_};
+    const Int8Filter filter{bias + begin, threshold_.data(), &hits_, &work_.scored};
     Int8Scores(kernel_, users_, items_, begin, block, scores_.data(), ld, &filter);
     for (const Int8Hit& hit : hits_) {
       const uint32_t slot = begin + hit.item;
@@ -289,16 +292,18 @@ class Int8Scorer {
   const QuantizedItems& items_;
   QuantizedUsers users_;
   Int8Kernel kernel_;
+  Int8ScanWork work_;
   std::vector<float> threshold_;  // padded to whole tiles (+inf: never a hit)
   std::vector<float> scores_;
   std::vector<Int8Hit> hits_;
 };
 
 // The `n` best items by the Scorer's scores (plus bias) for `warm`
-// (positions in `users`), all at once.
+// (positions in `users`), all at once; adds the Scorer's work, if it counts
+// any, to `work`.
 template <class Scorer, class Items>
 void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<const size_t> warm, uint32_t n,
-               std::vector<UserList>& out) {
+               std::vector<UserList>& out, Int8ScanWork* work) {
   const uint32_t num_items = items.NumItems();
   Scorer scorer(items, users, warm);
   std::vector<Selector> selectors;
@@ -306,8 +311,10 @@ void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<c
   for (size_t k = 0; k < warm.size(); ++k) selectors.emplace_back(n);  // each with its own reserve
   std::vector<float> threshold(warm.size(), -std::numeric_limits<float>::infinity());
   // The item block shrinks as the batch grows, so the score block stays in L2.
+  // Blocks are whole multiples of 64 items, so they start on the int8
+  // kernel's chunks (8 items).
   const auto block_items =
-      static_cast<uint32_t>(std::clamp<size_t>(Scorer::kBlockFloats / warm.size(), 64, kMaxItemBlock));
+      static_cast<uint32_t>(std::clamp<size_t>(Scorer::kBlockFloats / warm.size() / 64 * 64, 64, kMaxItemBlock));
   uint32_t item = num_items;
   int availability = -1;  // of `item`; unknown until some user wants it
   const auto consider = [&](uint32_t i, size_t k, float score) {
@@ -321,23 +328,27 @@ void WarmLists(const Items& items, std::span<const UserQuery> users, std::span<c
     threshold[k] = selectors[k].threshold();
   };
   // Until a selector holds n offers its threshold is -inf and every score of
-  // a block is offered, so the first block is short (2n items set the
-  // thresholds) and blocks double from there: at 100 sq8 candidates and
+  // a block is offered, so the first block is short (2n items, rounded up to
+  // 64, set the thresholds) and blocks double from there: at 100 sq8 candidates and
   // ~30 users a round, a full first block offered ~2.2k scores a user, and
   // now ~1.1k are offered in all.
-  uint32_t block = std::min(block_items, std::max<uint32_t>(64, 2 * n));
+  uint32_t block = std::min(block_items, (2 * n + 63) / 64 * 64);
   for (uint32_t begin = 0; begin < num_items && !scorer.Exhausted(begin, threshold);) {
     const uint32_t count = std::min(block, num_items - begin);
     scorer.Scan(begin, count, threshold, consider);
     begin += count;
     block = std::min(block_items, 2 * block);
   }
+  if constexpr (requires { scorer.work(); }) {
+    if (work != nullptr) *work += scorer.work();
+  }
   for (size_t k = 0; k < warm.size(); ++k) out[warm[k]].items = selectors[k].Take();
 }
 
 // Cold users get `n` popular items, warm ones the `select` best by Scorer.
 template <class Scorer, class Items>
-std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> users, uint32_t n, uint32_t select) {
+std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> users, uint32_t n, uint32_t select,
+                               Int8ScanWork* work = nullptr) {
   std::vector<UserList> out(users.size());
   for (size_t k = 0; k < users.size(); ++k) out[k].user = users[k].user;
   if (n == 0) return out;
@@ -346,7 +357,7 @@ std::vector<UserList> TopNOver(const Items& items, std::span<const UserQuery> us
   for (size_t k = 0; k < users.size(); ++k) {
     if (!users[k].cold) warm.push_back(k);
     if (warm.size() == kUserBlock || (k + 1 == users.size() && !warm.empty())) {
-      WarmLists<Scorer>(items, users, warm, select, out);
+      WarmLists<Scorer>(items, users, warm, select, out, work);
       warm.clear();
     }
   }
@@ -375,10 +386,10 @@ std::vector<UserList> TopN(const ItemSnapshot& items, std::span<const UserQuery>
 }
 
 std::vector<UserList> TopNQuantized(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n,
-                                    uint32_t candidates) {
+                                    uint32_t candidates, Int8ScanWork* work) {
   assert(items.quantized() != nullptr);
   if (items.quantized() == nullptr) return TopN(items, users, n);
-  std::vector<UserList> out = TopNOver<Int8Scorer>(items, users, n, std::max(n, candidates));
+  std::vector<UserList> out = TopNOver<Int8Scorer>(items, users, n, std::max(n, candidates), work);
   const ItemVectors vectors{items.ItemMatrix(), items.ItemBias(), items.NumItems(), items.dim()};
   std::vector<uint32_t> shortlist;
   for (size_t k = 0; k < users.size(); ++k) {

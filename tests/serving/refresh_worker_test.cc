@@ -287,6 +287,9 @@ TEST_CASE("refresh worker: sq8 lists are approximate from the start, recall meas
   CHECK(c.recall_lists == 40);
   CHECK(c.recall_overlap.wanted == 400);
   CHECK(c.recall() >= 0.95);
+  // The int8 work is counted: 40 warm users are 3 tiles over every item.
+  CHECK(c.sq8_work.full == uint64_t{(3000 + kItemChunk - 1) / kItemChunk} * 3);
+  CHECK(c.sq8_work.scored <= c.sq8_work.full);
 
   // A changed row reaches the int8 copy before the next round.
   w.UpdateItems({{ItemIndex(2999), "", 1000.f, 1, true, world.centres[0]}});

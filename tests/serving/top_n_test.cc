@@ -262,10 +262,18 @@ TEST_CASE("sq8 top-N: the bound-sorted scan order changes no list, fresh or stal
   for (uint32_t i = 0; i < 20000; ++i) moved += order.SlotOf(i) != i ? 1 : 0;
   CHECK(moved > 10000);
   const auto check_same_lists = [&] {
-    const auto expected = TopNQuantized(plain.snapshot, users.queries, 10, 50);
-    const auto got = TopNQuantized(sorted.snapshot, users.queries, 10, 50);
+    Int8ScanWork plain_work;
+    Int8ScanWork sorted_work;
+    const auto expected = TopNQuantized(plain.snapshot, users.queries, 10, 50, &plain_work);
+    const auto got = TopNQuantized(sorted.snapshot, users.queries, 10, 50, &sorted_work);
     REQUIRE(got.size() == expected.size());
     for (size_t k = 0; k < got.size(); ++k) CHECK(got[k].items == expected[k].items);
+    // The same work or less; on clustered items (norms that differ) the
+    // bound skips a good part of it.
+    CHECK(sorted_work.full == plain_work.full);
+    CHECK(sorted_work.scored <= plain_work.scored);
+    CHECK(plain_work.skipped_share() >= 0);
+    if (clustered) CHECK(sorted_work.skipped_share() > 0.1);
   };
   check_same_lists();
   // Rows moved after the sort (some far up, past the order's bound): the

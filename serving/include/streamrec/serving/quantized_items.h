@@ -37,6 +37,9 @@ namespace streamrec::serving {
 inline constexpr int kDimGroup = 4;
 // Users per kernel tile (one 512-bit register of int32 accumulators).
 inline constexpr size_t kUserTile = 16;
+// Items scored at once per user tile: independent accumulators hide the
+// latency of vpdpbusd (and share each load of the user tile).
+inline constexpr uint32_t kItemChunk = 8;
 
 // Quantizes `row` into codes[0, row.size()) (codes beyond it are set to 0)
 // and returns the scale.
@@ -182,9 +185,8 @@ struct Int8Filter {
   const float* bias = nullptr;       // `count` values, slot begin's first
   const float* threshold = nullptr;  // users.padded_count() values (+inf for padding)
   std::vector<Int8Hit>* hits = nullptr;  // appended to, item by item
-  // If set, counts the (chunk of items, tile of users) pairs the bound
-  // skipped, and `scored` those computed.
-  uint64_t* skipped = nullptr;
+  // If set, counts the (chunk of items, tile of users) pairs computed, not
+  // skipped by the bound.
   uint64_t* scored = nullptr;
 };
 

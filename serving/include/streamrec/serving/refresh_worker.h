@@ -83,6 +83,7 @@ struct RefreshCounters {
   bool index_ready = false;        // the index holds every item (kSq8: from the start)
   uint64_t recall_lists = 0;       // approximate lists also computed exactly
   ListOverlap recall_overlap;      // of those lists with their exact ones
+  Int8ScanWork sq8_work;           // kSq8: the int8 scans' work, and what the bound saved
   // recall@N over the checked lists; 1 before any check.
   double recall() const { return recall_overlap.recall(); }
 };

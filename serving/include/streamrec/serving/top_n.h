@@ -46,13 +46,29 @@ struct UserQuery {
 std::vector<UserList> TopN(const online_learner::IsgdModel& model, std::span<const UserIndex> users, uint32_t n);
 std::vector<UserList> TopN(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n);
 
+// The int8 work of TopNQuantized, in (chunk of 8 items, tile of 16 users)
+// pairs: what scoring every item would have taken, and what the kernel
+// computed after the bound's skips and the scan's early end
+// (quantized_items.h).
+struct Int8ScanWork {
+  uint64_t full = 0;
+  uint64_t scored = 0;
+  Int8ScanWork& operator+=(const Int8ScanWork& w) {
+    full += w.full;
+    scored += w.scored;
+    return *this;
+  }
+  // The share the bound saved; 0 before any scan.
+  double skipped_share() const { return full == 0 ? 0 : 1 - static_cast<double>(scored) / static_cast<double>(full); }
+};
+
 // serving.index=sq8: approximate top `n`. Each warm user's `candidates` best
 // items (at least n; seen and unavailable ones left out) by the int8 scores
 // of `items.quantized()` (which must be kept) plus bias, re-scored exactly in
 // float; cold users as TopN. Equal to TopN whenever the exact top n are among
-// the candidates.
+// the candidates. Adds its int8 work to `work` if given.
 std::vector<UserList> TopNQuantized(const ItemSnapshot& items, std::span<const UserQuery> users, uint32_t n,
-                                    uint32_t candidates);
+                                    uint32_t candidates, Int8ScanWork* work = nullptr);
 
 // How many items of exact lists approximate lists of the same users also
 // hold: recall@N of an approximate ranking, summed over the lists added.
