@@ -5,13 +5,14 @@
 #
 # Usage: scripts/bench.sh [--quick | --long] [--no-micro] [--no-e2e] [--date YYYY-MM-DD]
 #                         [--name NAME] [--micro-filter REGEX] [-- extra streamrec_bench_e2e flags]
-#   default  ~20 minutes on 2 cores: micro x5 repetitions; e2e with 1M events
-#            ingested, freshness at 1k and 5k events/s over 1M users x 100k
-#            items (each pipeline run 3 times, judged on the median p99),
+#   default  ~25 minutes on 2 cores: micro x5 repetitions; e2e with 1M events
+#            ingested (3 times, judged on the median rate), freshness at 1k
+#            and 5k events/s over 1M users x 100k items (each pipeline run 3
+#            times, judged on the median p99),
 #            memory per 1M users / 1M items, evaluation on MovieLens
 #   --quick  a smoke run (~5 minutes): smaller shapes, 3 repetitions; results
 #            go to bench/results/<date>-quick.*
-#   --long   more repetitions (10), ingest repeated 3x, freshness (3x) also at
+#   --long   more repetitions (10), freshness also at
 #            20k events/s and for 60 s
 #   --name   results file name instead of <date> (for partial or variant runs,
 #            e.g. --no-micro --name <date>-dim64 -- --set learner.dim=64)
@@ -107,7 +108,7 @@ if [ "$run_e2e" = 1 ]; then
     quick) args+=(--ingest-events 200000 --fresh-users 200000 --fresh-seconds 8 --memory-users 200000
                   --memory-items 200000 --eval-synthetic-events 50000) ;;
     long) args+=(--ingest-repeats 3 --fresh-rates 1000,5000,20000 --fresh-seconds 60 --fresh-repeats 3) ;;
-    *) args+=(--fresh-seconds 15 --fresh-repeats 3) ;;
+    *) args+=(--ingest-repeats 3 --fresh-seconds 15 --fresh-repeats 3) ;;
   esac
   echo "bench.sh: end-to-end bench" >&2
   e2e_status=0

@@ -17,7 +17,6 @@ namespace {
 
 int PaddedDim(int dim) { return (dim + kDimGroup - 1) / kDimGroup * kDimGroup; }
 
-
 uint64_t ChunkTiles(uint32_t count, size_t tiles) { return uint64_t{(count + kItemChunk - 1) / kItemChunk} * tiles; }
 
 void ScoresPortable(const QuantizedUsers& users, const QuantizedItems& items, uint32_t begin, uint32_t count,
@@ -122,15 +121,13 @@ __attribute__((target("avx512f,avx512vnni"))) void ScoresAvx512Vnni(const Quanti
       if (filter != nullptr) {
         const __m512 user_norm = _mm512_loadu_ps(users.norms() + t * kUserTile);
         const __m512 norm = _mm512_set1_ps(chunk_norm);
-        const __m512 by_key = _mm512_fmadd_ps(
-            _mm512_max_ps(_mm512_sub_ps(user_norm, _mm512_set1_ps(order_norm)), _mm512_setzero_ps()), norm,
-            _mm512_set1_ps(chunk_key));
+        const __m512 by_key =
+            _mm512_fmadd_ps(_mm512_max_ps(_mm512_sub_ps(user_norm, _mm512_set1_ps(order_norm)), _mm512_setzero_ps()),
+                            norm, _mm512_set1_ps(chunk_key));
         const __m512 by_bias = _mm512_fmadd_ps(user_norm, norm, _mm512_set1_ps(chunk_bias));
-        const __m512 magnitude =
-            _mm512_fmadd_ps(_mm512_add_ps(user_norm, _mm512_set1_ps(order_norm)), norm,
-                            _mm512_set1_ps(std::max(std::abs(chunk_key), std::abs(chunk_bias))));
-        const __m512 bound =
-            _mm512_fmadd_ps(magnitude, _mm512_set1_ps(kBoundMargin), _mm512_min_ps(by_key, by_bias));
+        const __m512 magnitude = _mm512_fmadd_ps(_mm512_add_ps(user_norm, _mm512_set1_ps(order_norm)), norm,
+                                                 _mm512_set1_ps(std::max(std::abs(chunk_key), std::abs(chunk_bias))));
+        const __m512 bound = _mm512_fmadd_ps(magnitude, _mm512_set1_ps(kBoundMargin), _mm512_min_ps(by_key, by_bias));
         if (_mm512_cmp_ps_mask(bound, _mm512_loadu_ps(threshold), _CMP_GE_OQ) == 0) {
           for (uint32_t c = 0; c < kItemChunk; ++c) masks[c * tiles + t] = 0;
           ++skipped;

@@ -91,7 +91,7 @@ struct RefreshWorker::Impl {
   std::vector<uint32_t> index_changes;
   std::vector<uint8_t> index_changed;
   uint64_t approximate_since_check = 0;
-  float user_norm = 0;  // Ranking::kSq8: see NoteUserNorms
+  float user_norm = 0;    // Ranking::kSq8: see NoteUserNorms
   Int8ScanWork sq8_work;  // of the current round, added to `counters` under the mutex
   RefreshCounters counters;
 
@@ -219,8 +219,8 @@ struct RefreshWorker::Impl {
     if (options.ranking == Ranking::kSq8) {
       NoteUserNorms(queries);
       snapshot.RefreshScanOrder(user_norm);
-      lists = TopNQuantized(snapshot, queries, options.top_n, static_cast<uint32_t>(options.index.candidates),
-                            &sq8_work);
+      lists =
+          TopNQuantized(snapshot, queries, options.top_n, static_cast<uint32_t>(options.index.candidates), &sq8_work);
       for (size_t k = 0; k < queries.size(); ++k) approximated[k] = queries[k].cold ? 0 : 1;
     } else {
       lists.resize(queries.size());

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <bit>
-#include <functional>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
 

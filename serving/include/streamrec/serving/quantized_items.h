@@ -23,10 +23,10 @@
 //
 // Thread-safety: none; readers may share a const instance.
 
-#include <cstddef>
-#include <cstdint>
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <vector>
