@@ -391,7 +391,9 @@ def e2e_sections(rep, e2e):
                          f"{r['pipeline']['events_applied'] / max(r['pipeline']['batches'], 1):.1f}",
                          r.get("index", {}).get("kind", "exact")
                          + (f" (recall@10 {r['index']['recall_at_n']:.3f})"
-                            if r.get("index", {}).get("kind", "exact") != "exact" else ""),
+                            if r.get("index", {}).get("kind", "exact") != "exact" else "")
+                         + (f", {r['index']['sq8_skipped_share'] * 100:.0f}% of the int8 scan skipped"
+                            if r.get("index", {}).get("kind") == "sq8" and "sq8_skipped_share" in r["index"] else ""),
                          fmt_bytes(r["rss_bytes"]), fmt_bytes(r["store_bytes"])))
             runs.append({"rate": r["rate"], "repeat": r.get("repeat", 1),
                          "ranking": r.get("index", {}).get("kind", "exact"), "p50_ms": lat["p50"],
