@@ -17,6 +17,14 @@ namespace {
 
 int PaddedDim(int dim) { return (dim + kDimGroup - 1) / kDimGroup * kDimGroup; }
 
+// scale * |codes|: the norm of the vector the codes stand for, as the
+// bound of QuantizedItems uses it (exact int32 sum of squares).
+float QuantizedNorm(float scale, std::span<const int8_t> codes) {
+  int32_t squares = 0;
+  for (int8_t c : codes) squares += int32_t{c} * c;
+  return scale * std::sqrt(static_cast<float>(squares));
+}
+
 uint64_t ChunkTiles(uint32_t count, size_t tiles) { return uint64_t{(count + kItemChunk - 1) / kItemChunk} * tiles; }
 
 void ScoresPortable(const QuantizedUsers& users, const QuantizedItems& items, uint32_t begin, uint32_t count,
@@ -221,13 +229,9 @@ void QuantizedItems::Set(uint32_t item, std::span<const float> row, float bias) 
   const std::span<int8_t> codes(codes_.data() + size_t{slot} * padded, padded);
   scales_[slot] = QuantizeRow(row, codes);
   int32_t sum = 0;
-  int32_t squares = 0;
-  for (int8_t c : codes) {
-    sum += c;
-    squares += int32_t{c} * c;
-  }
+  for (int8_t c : codes) sum += c;
   code_sums_[slot] = sum;
-  norms_[slot] = scales_[slot] * std::sqrt(static_cast<float>(squares));
+  norms_[slot] = QuantizedNorm(scales_[slot], codes);
   biases_[slot] = bias;
   const uint32_t block = slot / kBoundBlock;
   block_keys_[block] = std::max(block_keys_[block], bias + order_norm_ * norms_[slot]);
@@ -301,9 +305,7 @@ QuantizedUsers::QuantizedUsers(int dim, size_t count)
 void QuantizedUsers::Set(size_t k, std::span<const float> vector) {
   assert(k < count_ && vector.size() == static_cast<size_t>(dim_));
   scales_[k] = QuantizeRow(vector, row_);
-  int32_t squares = 0;
-  for (int8_t c : row_) squares += int32_t{c} * c;
-  norms_[k] = scales_[k] * std::sqrt(static_cast<float>(squares));
+  norms_[k] = QuantizedNorm(scales_[k], row_);
   uint8_t* tile = codes_.data() + k / kUserTile * kUserTile * static_cast<size_t>(padded_dim_);
   const size_t lane = k % kUserTile;
   for (int d = 0; d < padded_dim_; ++d) {
