@@ -481,6 +481,9 @@ Status Pipeline::Impl::Deliver(Written written) {
   std::vector<serving::ItemUpdate> item_updates;
   item_updates.reserve(written.batch.items.size());
   for (state::StoreBatch::ItemPut& put : written.batch.items) {
+    // A context alone changes no score the worker computes: users' vectors
+    // come with their touches.
+    if (!put.parts.row) continue;
     item_updates.push_back(ItemUpdateOf(put.item.index, std::move(put.id), std::move(put.item.row)));
   }
   worker->UpdateItems(std::move(item_updates));

@@ -57,7 +57,7 @@ struct IsgdModel::Impl {
     uint32_t count = 0;
     bool available = true;
     int64_t last_ts_ms = 0;
-    bool dirty = false;
+    ItemParts dirty{false, false};
     bool retired = false;  // RetireItem: zero vectors, never available again
   };
 
@@ -116,12 +116,13 @@ struct IsgdModel::Impl {
       dirty_users.push_back(u);
     }
   }
-  void MarkItem(uint32_t i) {
-    if (!items[i].dirty) {
-      items[i].dirty = true;
-      dirty_items.push_back(i);
-    }
+  void MarkItem(uint32_t i, ItemParts parts) {
+    ItemParts& dirty = items[i].dirty;
+    if (!dirty.row && !dirty.context) dirty_items.push_back(i);
+    dirty.row |= parts.row;
+    dirty.context |= parts.context;
   }
+  void MarkItemRow(uint32_t i) { MarkItem(i, {true, false}); }
 
   float Weight(const Interaction& e) const {
     float w = options.event_weights[static_cast<size_t>(e.type)];
@@ -177,7 +178,7 @@ struct IsgdModel::Impl {
     VectorMap(grad_c, dim) += err * qi;
     qi += eta * (err * r_before - lambda * qi);
     item_bias[item] += eta * (err - lambda * item_bias[item]);
-    MarkItem(item);
+    MarkItemRow(item);
   }
 
   void Remember(User& user, uint32_t item) {
@@ -255,7 +256,7 @@ void IsgdModel::AddItem(ItemIndex item, uint64_t key) {
   impl_->item_bias[i] = 0.f;
   impl_->InitVector(impl_->ItemVec(i), key, kItemDomain);
   std::fill_n(impl_->ContextVec(i), impl_->dim, 0.f);
-  impl_->MarkItem(i);
+  impl_->MarkItem(i, {});
 }
 
 void IsgdModel::Learn(const Interaction& event) {
@@ -301,14 +302,14 @@ void IsgdModel::Learn(const Interaction& event) {
     for (uint32_t j : m.context_items) {
       VectorMap yj(m.ContextVec(j), m.dim);
       yj += eta_context * (context_norm * ConstVectorMap(grad_c, m.dim) - options_.regularization * yj);
-      m.MarkItem(j);
+      m.MarkItem(j, {false, true});
     }
     m.Remember(user, i);
     if (!uniform) m.PushSample(i);
     Impl::Item& item = m.items[i];
     ++item.count;
     item.last_ts_ms = std::max(item.last_ts_ms, event.ts_ms);
-    m.MarkItem(i);
+    m.MarkItemRow(i);
   }
   ++user.event_count;
 }
@@ -385,7 +386,7 @@ std::span<const uint32_t> IsgdModel::SeenItems(UserIndex user) const {
 void IsgdModel::SetAvailable(ItemIndex item, bool available) {
   impl_->EnsureItem(item.value());
   impl_->items[item.value()].available = available;
-  impl_->MarkItem(item.value());
+  impl_->MarkItemRow(item.value());
 }
 
 int64_t IsgdModel::UserLastActive(UserIndex user) const {
@@ -400,14 +401,14 @@ void IsgdModel::TouchItem(ItemIndex item, int64_t ts_ms) {
   impl_->EnsureItem(item.value());
   Impl::Item& s = impl_->items[item.value()];
   s.last_ts_ms = std::max(s.last_ts_ms, ts_ms);
-  impl_->MarkItem(item.value());
+  impl_->MarkItemRow(item.value());
 }
 
 void IsgdModel::RetireItem(ItemIndex item) {
   Impl& m = *impl_;
   const uint32_t i = item.value();
   m.EnsureItem(i);
-  const bool dirty = m.items[i].dirty;  // stays in dirty_items until taken
+  const ItemParts dirty = m.items[i].dirty;  // stays in dirty_items until taken
   m.items[i] = {};
   m.items[i].available = false;
   m.items[i].retired = true;
@@ -443,19 +444,21 @@ UserRow IsgdModel::ExportUser(UserIndex user) const {
   return row;
 }
 
-ItemRow IsgdModel::ExportItem(ItemIndex item) const {
+ItemRow IsgdModel::ExportItem(ItemIndex item, ItemParts parts) const {
   const Impl& m = *impl_;
   const uint32_t i = item.value();
   ItemRow row;
   if (i >= m.items.size()) return row;
-  const Impl::Item& s = m.items[i];
-  row.key = s.key;
-  row.bias = m.item_bias[i];
-  row.count = s.count;
-  row.available = s.available;
-  row.last_ts_ms = s.last_ts_ms;
-  row.factors.assign(m.ItemVec(i), m.ItemVec(i) + m.dim);
-  row.context.assign(m.ContextVec(i), m.ContextVec(i) + m.dim);
+  if (parts.row) {
+    const Impl::Item& s = m.items[i];
+    row.key = s.key;
+    row.bias = m.item_bias[i];
+    row.count = s.count;
+    row.available = s.available;
+    row.last_ts_ms = s.last_ts_ms;
+    row.factors.assign(m.ItemVec(i), m.ItemVec(i) + m.dim);
+  }
+  if (parts.context) row.context.assign(m.ContextVec(i), m.ContextVec(i) + m.dim);
   return row;
 }
 
@@ -508,12 +511,11 @@ std::vector<UserIndex> IsgdModel::TakeDirtyUsers() {
   return out;
 }
 
-std::vector<ItemIndex> IsgdModel::TakeDirtyItems() {
-  std::vector<ItemIndex> out;
+std::vector<DirtyItem> IsgdModel::TakeDirtyItems() {
+  std::vector<DirtyItem> out;
   out.reserve(impl_->dirty_items.size());
   for (uint32_t i : impl_->dirty_items) {
-    impl_->items[i].dirty = false;
-    out.emplace_back(i);
+    out.push_back({ItemIndex(i), std::exchange(impl_->items[i].dirty, ItemParts{false, false})});
   }
   impl_->dirty_items.clear();
   return out;

@@ -37,7 +37,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum Cf : size_t { kUsers = 0, kItems, kIds, kOffsets, kMeta, kPending, kNumCfs };
+enum Cf : size_t { kUsers = 0, kItems, kIds, kOffsets, kMeta, kPending, kItemContext, kNumCfs };
 static_assert(internal::kColumnFamilies.size() == kNumCfs);
 
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
@@ -50,7 +50,9 @@ rocksdb::CompressionType ChooseCompression(std::string_view cf) {
   // compactions CPU (a few % of all of it at 5k events/s). The other column
   // families hold ids and keys, which do compress. Fall back to none if this
   // librocksdb was built without LZ4.
-  if (cf == internal::kCfUsers || cf == internal::kCfItems) return rocksdb::kNoCompression;
+  if (cf == internal::kCfUsers || cf == internal::kCfItems || cf == internal::kCfItemContext) {
+    return rocksdb::kNoCompression;
+  }
   const auto supported = rocksdb::GetSupportedCompressions();
   return std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end()
              ? rocksdb::kLZ4Compression
@@ -111,8 +113,8 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::share
   o.max_write_buffer_number = 4;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
-  const bool point_lookups =
-      cf == internal::kCfUsers || cf == internal::kCfItems || cf == internal::kCfPending;
+  const bool point_lookups = cf == internal::kCfUsers || cf == internal::kCfItems ||
+                             cf == internal::kCfItemContext || cf == internal::kCfPending;
   if (point_lookups) {
     // inspect, ReadUser/ReadItem and the conditional pending clears are
     // point lookups, often of absent keys: a 10 bits/key Bloom filter (~1%
@@ -122,9 +124,10 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::share
     // RocksDB's default size: a memtable holding a few versions of each
     // user row flushes each once.
     o.write_buffer_size = size_t{64} << 20;
-    if (cf == internal::kCfItems) {
+    if (cf == internal::kCfItems || cf == internal::kCfItemContext) {
       // Item rows are rewritten all the time (an event dirties its item and
-      // every sampled negative: 17 rows by default) and have a fixed size,
+      // every sampled negative: 17 rows by default; the user's context items
+      // get their context records, 10 by default) and have a fixed size,
       // so each rewrite overwrites its row in the memtable: it holds one
       // entry per item and never fills, where appending every version had
       // the flush thread sorting ~120k entries every 0.65 s at 25k events/s
@@ -185,6 +188,47 @@ class SnapshotRead {
   rocksdb::ReadOptions options_;
 };
 
+Status MissingContext(std::string_view item_id) {
+  return Status::Corruption(fmt::format("items record '{}' has no {} record", PrintableKey(item_id),
+                                        internal::kCfItemContext));
+}
+
+// The item_context records in key order, matched one by one to the items
+// records read in key order (both families are keyed by id): a row without
+// its context, or a context without its row, is corruption.
+class ItemContexts {
+ public:
+  ItemContexts(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::ReadOptions& ro, uint32_t dim)
+      : it_(db->NewIterator(TotalOrder(ro), cf)), dim_(dim) {
+    it_->SeekToFirst();
+  }
+
+  // The context of the item at `item_id`.
+  Result<std::vector<float>> Next(std::string_view item_id) {
+    if (it_->Valid() && ToView(it_->key()) < item_id) return Orphan();
+    if (!it_->Valid() || ToView(it_->key()) != item_id) {
+      STREAMREC_RETURN_IF_ERROR(IteratorStatus());
+      return MissingContext(item_id);
+    }
+    auto context = DecodeItemContext(item_id, ToView(it_->value()), dim_);
+    it_->Next();
+    return context;
+  }
+
+  // After the last item: no context may be left over.
+  Status End() const { return it_->Valid() ? Orphan() : IteratorStatus(); }
+
+ private:
+  Status Orphan() const {
+    return Status::Corruption(fmt::format("{} record '{}' has no items record", internal::kCfItemContext,
+                                          PrintableKey(ToView(it_->key()))));
+  }
+  Status IteratorStatus() const { return FromRocks(it_->status(), "scanning item_context"); }
+
+  std::unique_ptr<rocksdb::Iterator> it_;
+  uint32_t dim_;
+};
+
 }  // namespace
 
 struct FeatureStore::Impl {
@@ -202,6 +246,7 @@ struct FeatureStore::Impl {
   // (a string per row was a malloc and a free each, ~10 per event).
   std::string encoded_rows;               // guarded by write_mu
   std::vector<size_t> encoded_row_ends;  // guarded by write_mu
+  uint64_t format_version = kStoreFormatVersion;  // as stored (CheckMeta)
   uint64_t batch_seq = 0;  // last written batch; guarded by write_mu
   IndexLimits limits;      // as stored; guarded by write_mu
   // The sampler ring as its stored segments hold it, so a write puts only
@@ -309,8 +354,11 @@ struct FeatureStore::Impl {
 
   Status Initialize();
   Status CheckMeta();
-  // Checks `batch` and encodes its user rows, then its item rows, onto
-  // `rows`; row k ends at row_ends[k].
+  // Format 1 kept each item's context inside its row: moves the contexts to
+  // item_context, in one synced batch with the new format version.
+  Status UpgradeFromFormat1();
+  // Checks `batch` and encodes its user rows, then each item's row and/or
+  // context (as its parts say), onto `rows`; record k ends at row_ends[k].
   Status ValidateBatch(const StoreBatch& batch, const IndexLimits& limits, std::string& rows,
                        std::vector<size_t>& row_ends) const;
 };
@@ -405,8 +453,9 @@ Status CheckFreeSpace(const std::string& dir) {
 }
 
 // An existing database must have exactly our column families (plus RocksDB's
-// "default"), else it belongs to something else.
-Status CheckColumnFamilies(const StoreOptions& options) {
+// "default"), else it belongs to something else; a format 1 store lacks
+// item_context and is upgraded by a writable open. Says whether it lacks it.
+Result<bool> CheckColumnFamilies(const StoreOptions& options) {
   std::vector<std::string> names;
   const rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.dir, &names);
   STREAMREC_RETURN_IF_ERROR(FromRocks(s, fmt::format("reading column families of store at {}", options.dir)));
@@ -420,11 +469,12 @@ Status CheckColumnFamilies(const StoreOptions& options) {
                     "use another state.dir",
                     options.dir, internal::kCfMeta));
   }
+  if (missing.size() == 1 && missing.front() == internal::kCfItemContext) return true;
   if (!missing.empty()) {
     return Status::Corruption(fmt::format("store at {} is damaged or foreign: column families {} are missing",
                                           options.dir, fmt::join(missing, ", ")));
   }
-  return Status::Ok();
+  return false;
 }
 
 }  // namespace
@@ -475,6 +525,7 @@ Status FeatureStore::Impl::CheckMeta() {
   if (*version == 0) {
     return Status::Corruption(fmt::format("store at {} has format version 0", options.dir));
   }
+  format_version = *version;
 
   auto raw = Get(ro, kMeta, internal::kMetaFingerprint);
   if (!raw.ok()) return raw.status();
@@ -516,13 +567,59 @@ Status FeatureStore::Impl::CheckMeta() {
   return Status::Ok();
 }
 
+Status FeatureStore::Impl::UpgradeFromFormat1() {
+  const uint32_t dim = options.fingerprint.dim;
+  const std::string where = fmt::format("upgrading store at {} from format 1", options.dir);
+  rocksdb::WriteBatch wb;
+  rocksdb::Status s;
+  std::string row, context;
+  uint64_t items = 0;
+  const auto split_row = [&](std::string_view key, std::string_view value) -> Status {
+    auto item = DecodeItem(key, value, dim);
+    if (!item.ok()) return item.status();
+    row.clear();
+    context.clear();
+    Status encoded = AppendItem(*item, dim, row);
+    if (encoded.ok()) encoded = AppendItemContext(*item, dim, context);
+    if (!encoded.ok()) return encoded.WithContext(fmt::format("item '{}'", PrintableKey(key)));
+    if (s.ok()) s = wb.Put(cf(kItems), ToSlice(key), row);
+    if (s.ok()) s = wb.Put(cf(kItemContext), ToSlice(key), context);
+    ++items;
+    return Status::Ok();
+  };
+  STREAMREC_RETURN_IF_ERROR(Scan({}, kItems, split_row).WithContext(where));
+  if (s.ok()) s = wb.Put(cf(kMeta), ToSlice(internal::kMetaFormatVersion), EncodeCounter(kStoreFormatVersion));
+  // Synced like creation: the format record must never describe rows it
+  // does not match.
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (s.ok()) s = db->Write(wo, &wb);
+  STREAMREC_RETURN_IF_ERROR(FromRocks(s, where));
+  format_version = kStoreFormatVersion;
+  Logger(kLogState)->info("upgraded store at {} to format {}: moved the context vectors of {} items to {}",
+                          options.dir, kStoreFormatVersion, items, internal::kCfItemContext);
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const StoreOptions& options) {
   if (options.dir.empty()) return Status::InvalidArgument("state.dir is empty: set it to the store's directory");
   if (options.fingerprint.dim == 0) return Status::InvalidArgument("learner.dim must be positive");
   auto exists = PrepareDir(options);
   if (!exists.ok()) return exists.status();
   if (!options.read_only) STREAMREC_RETURN_IF_ERROR(CheckFreeSpace(options.dir));
-  if (*exists) STREAMREC_RETURN_IF_ERROR(CheckColumnFamilies(options));
+  bool lacks_item_context = false;
+  if (*exists) {
+    auto lacks = CheckColumnFamilies(options);
+    if (!lacks.ok()) return lacks.status();
+    lacks_item_context = *lacks;
+  }
+  if (lacks_item_context && options.read_only) {
+    return Status::FailedPrecondition(
+        fmt::format("store at {} has format 1 (before item contexts had their own column family) and a read-only "
+                    "open cannot upgrade it; open it once for writing (e.g. `streamrec run` with this state.dir), "
+                    "which upgrades it in place",
+                    options.dir));
+  }
 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -537,7 +634,8 @@ Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const StoreOptions& opt
   for (std::string_view cf : internal::kColumnFamilies) {
     descriptors.emplace_back(std::string(cf), MakeCfOptions(cf, impl->cache));
   }
-  const rocksdb::DBOptions db_options = MakeDbOptions(!*exists);
+  rocksdb::DBOptions db_options = MakeDbOptions(!*exists);
+  if (lacks_item_context) db_options.create_missing_column_families = true;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   const rocksdb::Status s =
       options.read_only ? rocksdb::DB::OpenForReadOnly(db_options, options.dir, descriptors, &handles, &impl->db)
@@ -549,6 +647,18 @@ Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const StoreOptions& opt
   impl->handles.assign(handles.begin() + 1, handles.end());
 
   STREAMREC_RETURN_IF_ERROR(impl->CheckMeta());
+  if (impl->format_version > 1 && lacks_item_context) {
+    return Status::Corruption(fmt::format("store at {} is damaged: format {} but no column family {}", options.dir,
+                                          impl->format_version, internal::kCfItemContext));
+  }
+  if (impl->format_version == 1) {
+    if (options.read_only) {
+      return Status::FailedPrecondition(fmt::format(
+          "store at {} was left at format 1 by an upgrade cut short; open it once for writing to finish it",
+          options.dir));
+    }
+    STREAMREC_RETURN_IF_ERROR(impl->UpgradeFromFormat1());
+  }
   if (!options.read_only) {
     auto sampler = impl->ReadSampler(rocksdb::ReadOptions());
     if (!sampler.ok()) return sampler.status().WithContext(fmt::format("store at {}", options.dir));
@@ -603,8 +713,15 @@ Status FeatureStore::Impl::ValidateBatch(const StoreBatch& batch, const IndexLim
       return Status::InvalidArgument(fmt::format("{}: index {} is not below the item index limit {}", what(),
                                                  put.item.index.value(), new_limits.next_item));
     }
-    if (Status s = AppendItem(put.item, dim, rows); !s.ok()) return s.WithContext(what());
-    row_ends.push_back(rows.size());
+    if (!put.parts.row && !put.parts.context) return Status::InvalidArgument(fmt::format("{}: put of no part", what()));
+    if (put.parts.row) {
+      if (Status s = AppendItem(put.item, dim, rows); !s.ok()) return s.WithContext(what());
+      row_ends.push_back(rows.size());
+    }
+    if (put.parts.context) {
+      if (Status s = AppendItemContext(put.item, dim, rows); !s.ok()) return s.WithContext(what());
+      row_ends.push_back(rows.size());
+    }
   }
   // Its items are checked against the limits segment by segment, as written
   // (PutSampler): unchanged segments passed when they were.
@@ -691,7 +808,10 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
     keep(wb.Delete(m.cf(kUsers), ToSlice(id)));
     keep(wb.Delete(m.cf(kPending), ToSlice(id)));
   }
-  for (const auto& id : batch.erased_items) keep(wb.Delete(m.cf(kItems), ToSlice(id)));
+  for (const auto& id : batch.erased_items) {
+    keep(wb.Delete(m.cf(kItems), ToSlice(id)));
+    keep(wb.Delete(m.cf(kItemContext), ToSlice(id)));
+  }
   // Holding write_mu makes this read-then-delete atomic with respect to
   // other batches: no batch can re-touch the user in between.
   for (const auto& clear : batch.pending_clears) {
@@ -702,10 +822,11 @@ Result<uint64_t> FeatureStore::Write(const StoreBatch& batch) {
     if (!entry.ok()) return entry.status();
     if (entry->batch_seq <= clear.up_to_batch_seq) keep(wb.Delete(m.cf(kPending), ToSlice(clear.user_id)));
   }
-  const size_t num_users = batch.users.size();
-  for (size_t k = 0; k < num_users; ++k) keep(wb.Put(m.cf(kUsers), ToSlice(batch.users[k].id), encoded_row(k)));
-  for (size_t k = 0; k < batch.items.size(); ++k) {
-    keep(wb.Put(m.cf(kItems), ToSlice(batch.items[k].id), encoded_row(num_users + k)));
+  size_t record = 0;
+  for (const auto& put : batch.users) keep(wb.Put(m.cf(kUsers), ToSlice(put.id), encoded_row(record++)));
+  for (const auto& put : batch.items) {
+    if (put.parts.row) keep(wb.Put(m.cf(kItems), ToSlice(put.id), encoded_row(record++)));
+    if (put.parts.context) keep(wb.Put(m.cf(kItemContext), ToSlice(put.id), encoded_row(record++)));
   }
   if (batch.sampler) STREAMREC_RETURN_IF_ERROR(m.PutSampler(*batch.sampler, new_limits, wb, s));
   if (batch.index_limits) keep(wb.Put(m.cf(kIds), ToSlice(internal::kIdsNextIndex), EncodeIndexLimits(new_limits)));
@@ -741,10 +862,10 @@ void AppendModelChanges(online_learner::IsgdModel& model, const online_learner::
     if (id.empty()) continue;
     batch.users.push_back({std::string(id), {u, model.ExportUser(u)}});
   }
-  for (ItemIndex i : model.TakeDirtyItems()) {
-    const std::string_view id = item_ids.Name(i.value());
+  for (const online_learner::DirtyItem& dirty : model.TakeDirtyItems()) {
+    const std::string_view id = item_ids.Name(dirty.item.value());
     if (id.empty()) continue;
-    batch.items.push_back({std::string(id), {i, model.ExportItem(i)}});
+    batch.items.push_back({std::string(id), {dirty.item, model.ExportItem(dirty.item, dirty.parts)}, dirty.parts});
   }
   if (model.TakeSamplerDirty()) batch.sampler = model.ExportSampler();
   batch.index_limits = IndexLimits{user_ids.size(), item_ids.size()};
@@ -787,10 +908,15 @@ Status FeatureStore::LoadModel(online_learner::IsgdModel& model, online_learner:
 
   // Items first: user rows and the sampler refer to item indices, which are
   // checked against the limit so the model never sees an out-of-range one.
+  // Both item families are keyed by id, so one pass walks them side by side.
   std::vector<bool> item_taken(limits.next_item);
+  ItemContexts contexts(m.db, m.cf(kItemContext), ro, dim);
   STREAMREC_RETURN_IF_ERROR(m.Scan(ro, kItems, [&](std::string_view key, std::string_view value) -> Status {
     auto item = DecodeItem(key, value, dim);
     if (!item.ok()) return item.status().WithContext(where);
+    auto context = contexts.Next(key);
+    if (!context.ok()) return context.status().WithContext(where);
+    item->row.context = std::move(*context);
     const uint32_t i = item->index.value();
     if (key.empty()) return Status::Corruption(fmt::format("{}: an item has an empty id", where));
     if (i >= limits.next_item) return bad_ref("items", key, "index", i, limits.next_item);
@@ -803,6 +929,7 @@ Status FeatureStore::LoadModel(online_learner::IsgdModel& model, online_learner:
     model.ImportItem(item->index, item->row);
     return Status::Ok();
   }));
+  STREAMREC_RETURN_IF_ERROR(contexts.End().WithContext(where));
 
   std::vector<bool> user_taken(limits.next_user);
   STREAMREC_RETURN_IF_ERROR(m.Scan(ro, kUsers, [&](std::string_view key, std::string_view value) -> Status {
@@ -895,12 +1022,22 @@ Result<StoredUser> FeatureStore::ReadUser(std::string_view user_id) const {
 }
 
 Result<StoredItem> FeatureStore::ReadItem(std::string_view item_id) const {
-  auto raw = impl_->Get(rocksdb::ReadOptions(), kItems, item_id);
+  const SnapshotRead snap(impl_->db);
+  auto raw = impl_->Get(snap.options(), kItems, item_id);
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) {
     return Status::NotFound(fmt::format("no item '{}' in store at {}", PrintableKey(item_id), impl_->options.dir));
   }
-  return DecodeItem(item_id, **raw, impl_->options.fingerprint.dim);
+  const uint32_t dim = impl_->options.fingerprint.dim;
+  auto item = DecodeItem(item_id, **raw, dim);
+  if (!item.ok()) return item.status();
+  auto raw_context = impl_->Get(snap.options(), kItemContext, item_id);
+  if (!raw_context.ok()) return raw_context.status();
+  if (!raw_context->has_value()) return MissingContext(item_id);
+  auto context = DecodeItemContext(item_id, **raw_context, dim);
+  if (!context.ok()) return context.status();
+  item->row.context = std::move(*context);
+  return item;
 }
 
 Result<std::map<PartitionId, KafkaOffset>> FeatureStore::ReadOffsets(std::string_view topic) const {
@@ -996,6 +1133,7 @@ Result<StoreDigest> FeatureStore::Digest() const {
   };
   STREAMREC_RETURN_IF_ERROR(digest_cf(kUsers, model, &digest.counts.users));
   STREAMREC_RETURN_IF_ERROR(digest_cf(kItems, model, &digest.counts.items));
+  STREAMREC_RETURN_IF_ERROR(digest_cf(kItemContext, model, &digest.counts.item_contexts));
   STREAMREC_RETURN_IF_ERROR(digest_cf(kIds, model, &digest.counts.ids));
   // Of meta only the model's record: the format, fingerprint, source and
   // batch sequence describe how the store was written, which differs between

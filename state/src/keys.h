@@ -19,9 +19,11 @@ inline constexpr std::string_view kCfIds = "ids";
 inline constexpr std::string_view kCfOffsets = "offsets";
 inline constexpr std::string_view kCfMeta = "meta";
 inline constexpr std::string_view kCfPending = "pending";
+// Since format 2; a format 1 store gets it when it is upgraded.
+inline constexpr std::string_view kCfItemContext = "item_context";
 // Open order; FeatureStore::Impl indexes its handles by this order.
-inline constexpr std::array<std::string_view, 6> kColumnFamilies = {
-    kCfUsers, kCfItems, kCfIds, kCfOffsets, kCfMeta, kCfPending};
+inline constexpr std::array<std::string_view, 7> kColumnFamilies = {
+    kCfUsers, kCfItems, kCfIds, kCfOffsets, kCfMeta, kCfPending, kCfItemContext};
 
 // ids
 inline constexpr std::string_view kIdsNextIndex = "next_index";

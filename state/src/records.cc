@@ -252,14 +252,14 @@ Result<StoredUser> DecodeUser(std::string_view key, std::string_view bytes, uint
 }
 
 // items: u8 version | u32 index | u64 key | f32 bias | u32 count | u8 available (0|1)
-//        | i64 last_ts_ms | u32 n, f32[n] factors | u32 n, f32[n] context
+//        | i64 last_ts_ms | u32 n, f32[n] factors
+// Version 1 (format 1 stores) went on with | u32 n, f32[n] context.
 Status AppendItem(const StoredItem& item, uint32_t dim, std::string& out) {
   const auto& row = item.row;
   const RecordName what{"item", item.index.value()};
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "factors", row.factors, dim));
-  STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "context", row.context, dim));
   STREAMREC_RETURN_IF_ERROR(CheckFloats(what, "bias", std::span<const float>(&row.bias, 1), 1));
-  out.reserve(out.size() + 1 + 4 + 8 + 4 + 4 + 1 + 8 + 8 + 4 * (row.factors.size() + row.context.size()));
+  out.reserve(out.size() + 1 + 4 + 8 + 4 + 4 + 1 + 8 + 4 + 4 * row.factors.size());
   ByteWriter w(&out);
   w.U8(kItemRecordVersion);
   w.U32(item.index.value());
@@ -269,7 +269,6 @@ Status AppendItem(const StoredItem& item, uint32_t dim, std::string& out) {
   w.U8(row.available ? 1 : 0);
   w.I64(row.last_ts_ms);
   PutFloats(w, row.factors);
-  PutFloats(w, row.context);
   return Status::Ok();
 }
 
@@ -281,7 +280,8 @@ Result<std::string> EncodeItem(const StoredItem& item, uint32_t dim) {
 
 Result<StoredItem> DecodeItem(std::string_view key, std::string_view bytes, uint32_t dim) {
   Decoding d("items", key, bytes);
-  STREAMREC_RETURN_IF_ERROR(d.Version(kItemRecordVersion));
+  uint8_t version = 0;
+  STREAMREC_RETURN_IF_ERROR(d.Version(kItemWithContextRecordVersion, kItemRecordVersion, &version));
   auto& r = d.reader();
   uint32_t index = 0;
   uint8_t available = 0;
@@ -297,10 +297,29 @@ Result<StoredItem> DecodeItem(std::string_view key, std::string_view bytes, uint
   row.available = available == 1;
   if (!r.I64(&row.last_ts_ms)) return d.Truncated("last_ts_ms");
   STREAMREC_RETURN_IF_ERROR(d.Floats("factors", dim, &row.factors));
-  STREAMREC_RETURN_IF_ERROR(d.Floats("context", dim, &row.context));
+  if (version == kItemWithContextRecordVersion) STREAMREC_RETURN_IF_ERROR(d.Floats("context", dim, &row.context));
   STREAMREC_RETURN_IF_ERROR(d.End());
   item.index = ItemIndex(index);
   return item;
+}
+
+// item_context: u8 version | u32 n, f32[n] context
+Status AppendItemContext(const StoredItem& item, uint32_t dim, std::string& out) {
+  STREAMREC_RETURN_IF_ERROR(CheckFloats({"item", item.index.value()}, "context", item.row.context, dim));
+  out.reserve(out.size() + 1 + 4 + 4 * item.row.context.size());
+  ByteWriter w(&out);
+  w.U8(kItemContextRecordVersion);
+  PutFloats(w, item.row.context);
+  return Status::Ok();
+}
+
+Result<std::vector<float>> DecodeItemContext(std::string_view key, std::string_view bytes, uint32_t dim) {
+  Decoding d("item_context", key, bytes);
+  STREAMREC_RETURN_IF_ERROR(d.Version(kItemContextRecordVersion));
+  std::vector<float> context;
+  STREAMREC_RETURN_IF_ERROR(d.Floats("context", dim, &context));
+  STREAMREC_RETURN_IF_ERROR(d.End());
+  return context;
 }
 
 // meta/sampler: u8 version | u64 pushes | u32 n, u32[n] ring   (n <= pushes)

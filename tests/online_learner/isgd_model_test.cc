@@ -179,6 +179,44 @@ TEST_CASE("dirty tracking reports each changed row once", "[online_learner]") {
   CHECK(d.model.TakeDirtyItems().empty());
 }
 
+// The store writes an item's row and its context as separate records, each
+// only when it changed (a context was rewritten for every sampled negative).
+TEST_CASE("dirty tracking tells an item's row from its context", "[online_learner]") {
+  Driver d(SmallOptions());
+  constexpr int64_t kTs = 1'700'000'000'000;
+  for (int k = 0; k < 10; ++k) d.Apply({"u2", "i" + std::to_string(k), EventType::kClick, kTs + k, std::nullopt, std::nullopt});
+  d.Apply({"u1", "i0", EventType::kClick, kTs + 10, std::nullopt, std::nullopt});
+  d.Apply({"u1", "i1", EventType::kClick, kTs + 11, std::nullopt, std::nullopt});
+  (void)d.model.TakeDirtyItems();
+  d.Apply({"u1", "i2", EventType::kClick, kTs + 12, std::nullopt, std::nullopt});
+  const uint32_t a = *d.items.Find("i0"), b = *d.items.Find("i1"), c = *d.items.Find("i2");
+  const std::vector<DirtyItem> dirty = d.model.TakeDirtyItems();
+  size_t negatives = 0;
+  bool positive = false;
+  for (const DirtyItem& change : dirty) {
+    const uint32_t i = change.item.value();
+    if (i == a || i == b) {
+      CHECK(change.parts == ItemParts{false, true});  // u1's context
+    } else {
+      CHECK(change.parts == ItemParts{true, false});  // the positive or a sampled negative
+      if (i == c) {
+        positive = true;
+      } else {
+        ++negatives;
+      }
+    }
+  }
+  CHECK(positive);
+  CHECK(negatives >= 1);
+  CHECK(negatives <= 4);
+  CHECK(dirty.size() == 3 + negatives);
+  // A new item has both parts written.
+  d.Apply({"u1", "new", EventType::kClick, kTs + 13, std::nullopt, std::nullopt});
+  const uint32_t new_item = *d.items.Find("new");
+  const std::vector<DirtyItem> after = d.model.TakeDirtyItems();
+  CHECK(std::count(after.begin(), after.end(), DirtyItem{ItemIndex(new_item), ItemParts{true, true}}) == 1);
+}
+
 }  // namespace
 }  // namespace streamrec::online_learner
 

@@ -56,6 +56,12 @@ TEST_CASE("Records round-trip for many random rows", "[state]") {
     REQUIRE_RESULT_OK(item_bytes);
     auto item_back = DecodeItem("i", *item_bytes, dim);
     REQUIRE_RESULT_OK(item_back);
+    CHECK(item_back->row.context.empty());  // a record of its own
+    std::string context_bytes;
+    REQUIRE_OK(AppendItemContext(item, dim, context_bytes));
+    auto context_back = DecodeItemContext("i", context_bytes, dim);
+    REQUIRE_RESULT_OK(context_back);
+    item_back->row.context = std::move(*context_back);
     REQUIRE(*item_back == item);
 
     online_learner::SamplerRow sampler;
@@ -159,6 +165,15 @@ TEST_CASE("Encoders refuse rows a decoder would reject", "[state]") {
   StoredItem item = SomeItem();
   item.row.bias = std::numeric_limits<float>::infinity();
   CHECK(EncodeItem(item, kDim).status().code() == StatusCode::kInvalidArgument);
+  item = SomeItem();
+  item.row.context[5] = std::numeric_limits<float>::quiet_NaN();
+  std::string context;
+  const Status nan_context = AppendItemContext(item, kDim, context);
+  CHECK(nan_context.code() == StatusCode::kInvalidArgument);
+  CHECK(nan_context.message().find("context[5] is not finite") != std::string::npos);
+  CHECK(context.empty());
+  item.row.context.pop_back();
+  CHECK(AppendItemContext(item, kDim, context).code() == StatusCode::kInvalidArgument);
 
   online_learner::SamplerRow sampler{{1, 2, 3}, 2};
   CHECK(EncodeSampler(sampler).status().code() == StatusCode::kInvalidArgument);
@@ -211,6 +226,22 @@ TEST_CASE("Corrupt user records give Corruption naming the key", "[state]") {
   }
 }
 
+// Format 1 stores hold version 1 item records, the context inside: they
+// still decode, so a writable open can move the contexts out.
+TEST_CASE("A version 1 item record decodes with its context", "[state]") {
+  const StoredItem item = SomeItem();
+  std::string v1 = *EncodeItem(item, kDim);
+  v1[0] = static_cast<char>(kItemWithContextRecordVersion);
+  v1 += std::string("\x08\x00\x00\x00", 4);  // u32 context count = kDim
+  v1.append(reinterpret_cast<const char*>(item.row.context.data()), kDim * sizeof(float));
+  auto back = DecodeItem("sku-1", v1, kDim);
+  REQUIRE_RESULT_OK(back);
+  CHECK(*back == item);
+  RequireCorruption(DecodeItem("sku-1", v1.substr(0, v1.size() - 1), kDim).status(), "sku-1");
+  v1[0] = 3;
+  RequireCorruption(DecodeItem("sku-1", v1, kDim).status(), "unknown version byte 3 (this build reads 1 to 2)");
+}
+
 TEST_CASE("Corrupt item and small records give Corruption", "[state]") {
   auto item = EncodeItem(SomeItem(), kDim);
   REQUIRE_RESULT_OK(item);
@@ -220,6 +251,14 @@ TEST_CASE("Corrupt item and small records give Corruption", "[state]") {
   bad = *item;
   bad.replace(1 + 4 + 8, 4, std::string("\x00\x00\x80\x7f", 4));  // +inf bias
   RequireCorruption(DecodeItem("sku-1", bad, kDim).status(), "bias is not finite");
+
+  std::string context;
+  REQUIRE_OK(AppendItemContext(SomeItem(), kDim, context));
+  RequireCorruption(DecodeItemContext("sku-1", context, kDim + 1).status(),
+                    "item_context record 'sku-1': context has 8 values, the store's dimension is 9");
+  RequireCorruption(DecodeItemContext("sku-1", context + "x", kDim).status(), "1 trailing bytes");
+  context[0] = 2;
+  RequireCorruption(DecodeItemContext("sku-1", context, kDim).status(), "unknown version byte 2");
 
   std::string offset = EncodeOffset(KafkaOffset(-5));
   RequireCorruption(DecodeOffset("o", offset).status(), "offset -5 is negative");
@@ -250,7 +289,9 @@ TEST_CASE("Corrupt item and small records give Corruption", "[state]") {
 // under the asan-ubsan preset to also catch undefined behaviour).
 TEST_CASE("Decoders survive arbitrary bytes", "[state]") {
   std::mt19937_64 rng(7);
-  std::vector<std::string> seeds = {Encoded(SomeUser()), *EncodeItem(SomeItem(), kDim),
+  std::string context;
+  REQUIRE_OK(AppendItemContext(SomeItem(), kDim, context));
+  std::vector<std::string> seeds = {Encoded(SomeUser()), *EncodeItem(SomeItem(), kDim), context,
                                     *EncodeSampler({{1, 2, 3}, 10}), *EncodeSamplerHead({10, 3}),
                                     EncodeSamplerSegment(std::vector<uint32_t>{1, 2, 3}), EncodePending({5, 6}),
                                     EncodeOffset(KafkaOffset(9)), EncodeIndexLimits({3, 4}),
@@ -276,6 +317,7 @@ TEST_CASE("Decoders survive arbitrary bytes", "[state]") {
     }
     check(DecodeUser("k", bytes, kDim).status());
     check(DecodeItem("k", bytes, kDim).status());
+    check(DecodeItemContext("k", bytes, kDim).status());
     check(DecodeSampler("k", bytes).status());
     check(DecodeSamplerRecord("k", bytes).status());
     check(DecodeSamplerSegment("k", bytes).status());

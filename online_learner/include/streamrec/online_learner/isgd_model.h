@@ -98,6 +98,23 @@ struct ItemRow {
   bool operator==(const ItemRow&) const = default;
 };
 
+// The two parts of an item's row, which change apart: a step on the item
+// (positive or sampled negative) moves its factors and bias, a step on a
+// user whose context holds it moves only its context. state/ stores them in
+// two records so that each write carries only the part that changed.
+struct ItemParts {
+  bool row = true;      // key, bias, count, availability, last activity, factors
+  bool context = true;  // the context vector
+  bool operator==(const ItemParts&) const = default;
+};
+
+// An item changed since the last TakeDirtyItems, and which of its parts.
+struct DirtyItem {
+  ItemIndex item;
+  ItemParts parts;
+  bool operator==(const DirtyItem&) const = default;
+};
+
 // The ring of recent positive items that popularity negatives are sampled
 // from (empty with uniform sampling).
 struct SamplerRow {
@@ -163,8 +180,9 @@ class IsgdModel final : public Recommender {
   uint32_t NumUsers() const;
 
   // Rows for state/. Export of an index never added returns a default row.
+  // An item's parts not asked for are left default (vectors empty).
   UserRow ExportUser(UserIndex user) const;
-  ItemRow ExportItem(ItemIndex item) const;
+  ItemRow ExportItem(ItemIndex item, ItemParts parts = {}) const;
   SamplerRow ExportSampler() const;
   void ImportUser(UserIndex user, const UserRow& row);
   void ImportItem(ItemIndex item, const ItemRow& row);
@@ -172,7 +190,7 @@ class IsgdModel final : public Recommender {
 
   // What changed since the last call, for one WriteBatch per batch.
   std::vector<UserIndex> TakeDirtyUsers();
-  std::vector<ItemIndex> TakeDirtyItems();
+  std::vector<DirtyItem> TakeDirtyItems();
   bool TakeSamplerDirty();
 
  private:

@@ -12,7 +12,8 @@
 //
 // Column families (state/README.md has the full key layout and record formats):
 //   users    external user id  -> StoredUser   (index + UserRow)
-//   items    external item id  -> StoredItem   (index + ItemRow)
+//   items    external item id  -> StoredItem   (index + ItemRow but its context)
+//   item_context external item id -> the item's context vector
 //   ids      "next_index"      -> IndexLimits  (index high-water marks)
 //   offsets  topic + partition -> next offset
 //   meta     format version, fingerprint, sampler ring, consumed source, batch
@@ -45,7 +46,9 @@ namespace streamrec::state {
 
 // Version of the store's layout (column families, keys), kept in meta. A
 // store with a larger version was written by a newer build and is refused.
-inline constexpr uint32_t kStoreFormatVersion = 1;
+// Format 2 moved item contexts to item_context; a writable open upgrades a
+// format 1 store in place, a read-only open refuses it.
+inline constexpr uint32_t kStoreFormatVersion = 2;
 
 struct StoreOptions {
   // Directory of the store (config key state.dir). Required.
@@ -84,7 +87,11 @@ struct StoreBatch {
   };
   struct ItemPut {
     std::string id;
+    // Only the parts to write need be filled (IsgdModel::ExportItem).
     StoredItem item;
+    // Which of the item's records to write: its row, its context, or both
+    // (a new item must have both).
+    online_learner::ItemParts parts;
   };
   struct PendingAdd {
     std::string user_id;
@@ -114,8 +121,9 @@ struct StoreBatch {
   // Forgotten users: their users and pending keys are deleted (a tombstone
   // pending add for them is written after the deletion).
   std::vector<std::string> erased_users;
-  // Retired items (learner.item_retire): their items keys are deleted. The
-  // index stays below the item limit and LoadModel retires the empty slot.
+  // Retired items (learner.item_retire): their items and item_context keys
+  // are deleted. The index stays below the item limit and LoadModel retires
+  // the empty slot.
   std::vector<std::string> erased_items;
   std::vector<PendingAdd> pending_adds;
   std::vector<PendingClear> pending_clears;
@@ -154,7 +162,7 @@ struct PendingUser {
 // whatever the write history or compaction. Each digest is 32 hex digits
 // (two independent 64-bit hashes) over every key and value, in key order.
 struct StoreDigest {
-  // users, items, ids and the model records of meta (the sampler): what
+  // users, items, item_context, ids and the model records of meta (the sampler): what
   // `evaluate --state` and the streaming pipeline must agree on.
   std::string model;
   // The offsets column family.
@@ -169,7 +177,7 @@ struct StoreDigest {
   // pending is transient, and meta's other keys describe the store, not the
   // model); `meta` excludes the dedup keys, counted in `dedup`.
   struct Counts {
-    uint64_t users = 0, items = 0, ids = 0, offsets = 0, meta = 0, pending = 0, dedup = 0;
+    uint64_t users = 0, items = 0, item_contexts = 0, ids = 0, offsets = 0, meta = 0, pending = 0, dedup = 0;
   } counts;
 };
 

@@ -26,7 +26,11 @@ namespace streamrec::state {
 
 // Version bytes written by this build; a decoder accepts exactly these.
 inline constexpr uint8_t kUserRecordVersion = 1;
-inline constexpr uint8_t kItemRecordVersion = 1;
+// Version 2 moved the context vector to a record of its own (item_context);
+// version 1 records, which hold it, still decode (with the context filled).
+inline constexpr uint8_t kItemRecordVersion = 2;
+inline constexpr uint8_t kItemWithContextRecordVersion = 1;
+inline constexpr uint8_t kItemContextRecordVersion = 1;
 inline constexpr uint8_t kSamplerRecordVersion = 1;      // the whole ring in one record (still read)
 inline constexpr uint8_t kSamplerHeadRecordVersion = 2;  // the ring's head; items in segments
 inline constexpr uint8_t kSamplerSegmentRecordVersion = 1;
@@ -91,10 +95,17 @@ struct Fingerprint {
 [[nodiscard]] Result<StoredUser> DecodeUser(std::string_view key, std::string_view bytes,
                                             uint32_t dim);
 
+// An item is two records: the row without its context (AppendItem; the
+// context of a version 1 record is decoded into row.context, a version 2
+// record leaves it empty) and the context vector (AppendItemContext), which
+// change apart (online_learner::ItemParts).
 [[nodiscard]] Status AppendItem(const StoredItem& item, uint32_t dim, std::string& out);
 [[nodiscard]] Result<std::string> EncodeItem(const StoredItem& item, uint32_t dim);
 [[nodiscard]] Result<StoredItem> DecodeItem(std::string_view key, std::string_view bytes,
                                             uint32_t dim);
+[[nodiscard]] Status AppendItemContext(const StoredItem& item, uint32_t dim, std::string& out);
+[[nodiscard]] Result<std::vector<float>> DecodeItemContext(std::string_view key, std::string_view bytes,
+                                                           uint32_t dim);
 
 // The popularity sampler's ring as one record: how stores before segments
 // kept it, and the canonical form a digest hashes.
