@@ -113,8 +113,8 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(std::string_view cf, const std::share
   o.max_write_buffer_number = 4;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
-  const bool point_lookups = cf == internal::kCfUsers || cf == internal::kCfItems ||
-                             cf == internal::kCfItemContext || cf == internal::kCfPending;
+  const bool point_lookups = cf == internal::kCfUsers || cf == internal::kCfItems || cf == internal::kCfItemContext ||
+                             cf == internal::kCfPending;
   if (point_lookups) {
     // inspect, ReadUser/ReadItem and the conditional pending clears are
     // point lookups, often of absent keys: a 10 bits/key Bloom filter (~1%
@@ -189,8 +189,8 @@ class SnapshotRead {
 };
 
 Status MissingContext(std::string_view item_id) {
-  return Status::Corruption(fmt::format("items record '{}' has no {} record", PrintableKey(item_id),
-                                        internal::kCfItemContext));
+  return Status::Corruption(
+      fmt::format("items record '{}' has no {} record", PrintableKey(item_id), internal::kCfItemContext));
 }
 
 // The item_context records in key order, matched one by one to the items
@@ -220,8 +220,8 @@ class ItemContexts {
 
  private:
   Status Orphan() const {
-    return Status::Corruption(fmt::format("{} record '{}' has no items record", internal::kCfItemContext,
-                                          PrintableKey(ToView(it_->key()))));
+    return Status::Corruption(
+        fmt::format("{} record '{}' has no items record", internal::kCfItemContext, PrintableKey(ToView(it_->key()))));
   }
   Status IteratorStatus() const { return FromRocks(it_->status(), "scanning item_context"); }
 
@@ -596,8 +596,8 @@ Status FeatureStore::Impl::UpgradeFromFormat1() {
   if (s.ok()) s = db->Write(wo, &wb);
   STREAMREC_RETURN_IF_ERROR(FromRocks(s, where));
   format_version = kStoreFormatVersion;
-  Logger(kLogState)->info("upgraded store at {} to format {}: moved the context vectors of {} items to {}",
-                          options.dir, kStoreFormatVersion, items, internal::kCfItemContext);
+  Logger(kLogState)->info("upgraded store at {} to format {}: moved the context vectors of {} items to {}", options.dir,
+                          kStoreFormatVersion, items, internal::kCfItemContext);
   return Status::Ok();
 }
 
@@ -653,9 +653,9 @@ Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const StoreOptions& opt
   }
   if (impl->format_version == 1) {
     if (options.read_only) {
-      return Status::FailedPrecondition(fmt::format(
-          "store at {} was left at format 1 by an upgrade cut short; open it once for writing to finish it",
-          options.dir));
+      return Status::FailedPrecondition(
+          fmt::format("store at {} was left at format 1 by an upgrade cut short; open it once for writing to finish it",
+                      options.dir));
     }
     STREAMREC_RETURN_IF_ERROR(impl->UpgradeFromFormat1());
   }

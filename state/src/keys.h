@@ -22,8 +22,8 @@ inline constexpr std::string_view kCfPending = "pending";
 // Since format 2; a format 1 store gets it when it is upgraded.
 inline constexpr std::string_view kCfItemContext = "item_context";
 // Open order; FeatureStore::Impl indexes its handles by this order.
-inline constexpr std::array<std::string_view, 7> kColumnFamilies = {
-    kCfUsers, kCfItems, kCfIds, kCfOffsets, kCfMeta, kCfPending, kCfItemContext};
+inline constexpr std::array<std::string_view, 7> kColumnFamilies = {kCfUsers, kCfItems,   kCfIds,        kCfOffsets,
+                                                                    kCfMeta,  kCfPending, kCfItemContext};
 
 // ids
 inline constexpr std::string_view kIdsNextIndex = "next_index";

@@ -184,7 +184,8 @@ TEST_CASE("dirty tracking reports each changed row once", "[online_learner]") {
 TEST_CASE("dirty tracking tells an item's row from its context", "[online_learner]") {
   Driver d(SmallOptions());
   constexpr int64_t kTs = 1'700'000'000'000;
-  for (int k = 0; k < 10; ++k) d.Apply({"u2", "i" + std::to_string(k), EventType::kClick, kTs + k, std::nullopt, std::nullopt});
+  for (int k = 0; k < 10; ++k)
+    d.Apply({"u2", "i" + std::to_string(k), EventType::kClick, kTs + k, std::nullopt, std::nullopt});
   d.Apply({"u1", "i0", EventType::kClick, kTs + 10, std::nullopt, std::nullopt});
   d.Apply({"u1", "i1", EventType::kClick, kTs + 11, std::nullopt, std::nullopt});
   (void)d.model.TakeDirtyItems();

@@ -468,6 +468,9 @@ TEST_CASE("Rewritten item rows are updated in place and read back in full", "[st
     auto items = store->IntProperty("items", "rocksdb.num-entries-active-mem-table");
     REQUIRE_RESULT_OK(items);
     CHECK(*items == last.items.size());
+    auto contexts = store->IntProperty("item_context", "rocksdb.num-entries-active-mem-table");
+    REQUIRE_RESULT_OK(contexts);
+    CHECK(*contexts == last.items.size());
     // Users keep appending (their rows change size): one entry per write.
     auto users = store->IntProperty("users", "rocksdb.num-entries-active-mem-table");
     REQUIRE_RESULT_OK(users);

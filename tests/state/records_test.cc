@@ -291,12 +291,19 @@ TEST_CASE("Decoders survive arbitrary bytes", "[state]") {
   std::mt19937_64 rng(7);
   std::string context;
   REQUIRE_OK(AppendItemContext(SomeItem(), kDim, context));
-  std::vector<std::string> seeds = {Encoded(SomeUser()), *EncodeItem(SomeItem(), kDim), context,
-                                    *EncodeSampler({{1, 2, 3}, 10}), *EncodeSamplerHead({10, 3}),
-                                    EncodeSamplerSegment(std::vector<uint32_t>{1, 2, 3}), EncodePending({5, 6}),
-                                    EncodeOffset(KafkaOffset(9)), EncodeIndexLimits({3, 4}),
-                                    EncodeFingerprint({kDim, "string-v1"}), EncodeCounter(8),
-                                    EncodeString("topic"), EncodeDedupEntry(0x0123456789abcdefULL)};
+  std::vector<std::string> seeds = {Encoded(SomeUser()),
+                                    *EncodeItem(SomeItem(), kDim),
+                                    context,
+                                    *EncodeSampler({{1, 2, 3}, 10}),
+                                    *EncodeSamplerHead({10, 3}),
+                                    EncodeSamplerSegment(std::vector<uint32_t>{1, 2, 3}),
+                                    EncodePending({5, 6}),
+                                    EncodeOffset(KafkaOffset(9)),
+                                    EncodeIndexLimits({3, 4}),
+                                    EncodeFingerprint({kDim, "string-v1"}),
+                                    EncodeCounter(8),
+                                    EncodeString("topic"),
+                                    EncodeDedupEntry(0x0123456789abcdefULL)};
   auto check = [](const Status& s) {
     INFO(s.ToString());
     REQUIRE((s.ok() || s.code() == StatusCode::kCorruption));

@@ -59,7 +59,8 @@ inline online_learner::ItemRow RandomItemRow(std::mt19937_64& rng, uint32_t dim)
 // families, for tests that read or damage the raw bytes behind FeatureStore.
 class RawDb {
  public:
-  static constexpr const char* kFamilies[] = {"default", "users", "items", "ids", "offsets", "meta", "pending", "item_context"};
+  static constexpr const char* kFamilies[] = {"default", "users", "items",   "ids",
+                                              "offsets", "meta",  "pending", "item_context"};
 
   explicit RawDb(const std::string& dir) {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;

@@ -236,7 +236,7 @@ class FeatureStore {
   [[nodiscard]] Result<StoreDigest> Digest() const;
 
   // RocksDB's integer property `property` (e.g. "rocksdb.num-entries-active-mem-table")
-  // of column family `family` (users, items, ids, offsets, meta, pending), for
+  // of column family `family` (users, items, item_context, ids, offsets, meta, pending), for
   // diagnostics: NotFound names an unknown family or property.
   [[nodiscard]] Result<uint64_t> IntProperty(std::string_view family, std::string_view property) const;
 

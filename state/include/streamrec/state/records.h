@@ -104,8 +104,7 @@ struct Fingerprint {
 [[nodiscard]] Result<StoredItem> DecodeItem(std::string_view key, std::string_view bytes,
                                             uint32_t dim);
 [[nodiscard]] Status AppendItemContext(const StoredItem& item, uint32_t dim, std::string& out);
-[[nodiscard]] Result<std::vector<float>> DecodeItemContext(std::string_view key, std::string_view bytes,
-                                                           uint32_t dim);
+[[nodiscard]] Result<std::vector<float>> DecodeItemContext(std::string_view key, std::string_view bytes, uint32_t dim);
 
 // The popularity sampler's ring as one record: how stores before segments
 // kept it, and the canonical form a digest hashes.
