@@ -351,7 +351,7 @@ def e2e_sections(rep, e2e):
                          f"{fmt_rate(ing['pipeline_events_per_second']['median'])} events/s",
                          f"{ing['lesser_reference']}: "
                          f"{fmt_rate(min(ing['consumer_events_per_second']['median'], ing['store_events_per_second']['median']))} events/s",
-                         f"{ing['ratio_to_lesser_reference'] * 100:.0f}%",
+                         f"{ing['ratio_to_lesser_reference'] * 100:.1f}%",
                          verdict(ing["ratio_to_lesser_reference"] >= 0.5)))
     elif ing:
         rep.add("### Ingest throughput", "", f"Failed: `{ing['error']}`", "")
