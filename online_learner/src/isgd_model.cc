@@ -122,7 +122,7 @@ struct IsgdModel::Impl {
     dirty.row |= parts.row;
     dirty.context |= parts.context;
   }
-  void MarkItemRow(uint32_t i) { MarkItem(i, {true, false}); }
+  void MarkItemRow(uint32_t i) { MarkItem(i, {.row = true, .context = false}); }
 
   float Weight(const Interaction& e) const {
     float w = options.event_weights[static_cast<size_t>(e.type)];
@@ -256,7 +256,7 @@ void IsgdModel::AddItem(ItemIndex item, uint64_t key) {
   impl_->item_bias[i] = 0.f;
   impl_->InitVector(impl_->ItemVec(i), key, kItemDomain);
   std::fill_n(impl_->ContextVec(i), impl_->dim, 0.f);
-  impl_->MarkItem(i, {});
+  impl_->MarkItem(i, {.row = true, .context = true});
 }
 
 void IsgdModel::Learn(const Interaction& event) {
@@ -302,7 +302,7 @@ void IsgdModel::Learn(const Interaction& event) {
     for (uint32_t j : m.context_items) {
       VectorMap yj(m.ContextVec(j), m.dim);
       yj += eta_context * (context_norm * ConstVectorMap(grad_c, m.dim) - options_.regularization * yj);
-      m.MarkItem(j, {false, true});
+      m.MarkItem(j, {.row = false, .context = true});
     }
     m.Remember(user, i);
     if (!uniform) m.PushSample(i);
