@@ -6,12 +6,13 @@
 FROM debian:bookworm-slim AS build
 
 # scripts/deps.sh's list minus what only tests, benchmarks and demos need
-# (ccache, catch2, libbenchmark-dev, kcat, python3*).
+# (ccache, catch2, libbenchmark-dev, kcat, python3*, chromium, clang, libclang-rt-dev;
+# tests/deploy/check_compose.py holds the two lists to this).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       librdkafka-dev librocksdb-dev libeigen3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev \
-      libtomlplusplus-dev \
+      libtomlplusplus-dev libcpp-httplib-dev libhnswlib-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -33,7 +34,7 @@ FROM debian:bookworm-slim
 # ca-certificates for kafka.security.protocol=SSL/SASL_SSL against publicly signed brokers.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librdkafka1 libspdlog1.10 libfmt9 libtomlplusplus3 \
+      librdkafka1 libspdlog1.10 libfmt9 libtomlplusplus3 libcpp-httplib0.11 libjemalloc2 \
       libsnappy1v5 zlib1g libbz2-1.0 liblz4-1 libzstd1 libstdc++6 libgcc-s1 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*

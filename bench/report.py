@@ -600,7 +600,9 @@ def main():
     rep.add(f"Machine: {machine['cpu']}, {machine['cpus']} vCPUs ({machine['threads_per_core']} thread/core, "
             f"hypervisor {machine['hypervisor']}), {', '.join(machine['simd'])}; caches L1d {machine['l1d']}, "
             f"L2 {machine['l2']}, L3 {machine['l3']}; {fmt_bytes(mem)} RAM; {machine['kernel']}; "
-            f"{machine['compiler']}; build {machine['build']}; commit {machine['git'][:12]}"
+            f"{machine['compiler']}; build {machine['build']}"
+            + (f", malloc {e2e['allocator']}" if e2e.get("allocator") else "")
+            + f"; commit {machine['git'][:12]}"
             + (f" plus {machine['git_dirty_files']} uncommitted files" if machine["git_dirty_files"] else "")
             + ".", "")
     if micro_context.get("library_build_type") == "debug":

@@ -24,6 +24,15 @@ function(streamrec_add_library)
   target_compile_options(${target} PRIVATE ${STREAMREC_WARNINGS})
 endfunction()
 
+# Links an executable with the project's malloc (STREAMREC_JEMALLOC).
+function(streamrec_link_allocator target)
+  if(TARGET PkgConfig::JEMALLOC)
+    target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+    # For tests that check the link took (tests/base/allocator_test.cc).
+    target_compile_definitions(${target} PRIVATE STREAMREC_LINKS_JEMALLOC=1)
+  endif()
+endfunction()
+
 # streamrec_add_test(NAME state SOURCES ... DEPS ... [LABEL integration])
 # One Catch2 executable per component, registered test by test with ctest.
 # Each test carries one ctest label: `unit` (default, seconds), `integration`
@@ -33,6 +42,7 @@ function(streamrec_add_test)
   set(target streamrec_${ARG_NAME}_test)
   add_executable(${target} ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE streamrec_test_support ${ARG_DEPS})
+  streamrec_link_allocator(${target})
   target_compile_options(${target} PRIVATE ${STREAMREC_WARNINGS})
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)

@@ -7,6 +7,7 @@ STREAMREC_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   librdkafka-dev librocksdb-dev libeigen3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev catch2 libbenchmark-dev libcpp-httplib-dev
+  libjemalloc-dev  # the executables' malloc (STREAMREC_JEMALLOC)
   libhnswlib-dev  # serving's ApproximateIndex (header-only HNSW)
   kcat python3 python3-jsonschema python3-confluent-kafka python3-yaml
   chromium

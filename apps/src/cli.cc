@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "command.h"
+#include "streamrec/base/allocator.h"
 #include "text.h"
 
 namespace streamrec::apps {
@@ -101,7 +102,7 @@ int Dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
   const std::string& first = args[0];
   if (first == "--version") {
-    out << "streamrec " << STREAMREC_VERSION << "\n";
+    out << "streamrec " << STREAMREC_VERSION << " (" << AllocatorName() << ")\n";
     return kExitOk;
   }
   const bool help = first == "help" || first == "--help" || first == "-h";

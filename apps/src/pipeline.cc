@@ -489,14 +489,17 @@ Status Pipeline::Impl::Deliver(Written written) {
   worker->UpdateItems(std::move(item_updates));
   for (const Owed::Forgotten& f : owed.forgotten) worker->Forget(f.user, f.user_id, seq);
   const int64_t now = NowMs();
+  std::vector<serving::DueUser> touches;
+  touches.reserve(owed.touched.size() + owed.unlisted_users.size());
   for (const auto& [user_id, ts] : owed.touched) {
-    if (auto user = learner->users().Find(user_id)) worker->Touch(TouchOf(UserIndex(*user), ts, seq, now));
+    if (auto user = learner->users().Find(user_id)) touches.push_back(TouchOf(UserIndex(*user), ts, seq, now));
   }
   for (UserIndex user : owed.unlisted_users) {
     if (learner->users().Name(user.value()).empty()) continue;  // forgotten since
     const auto row = learner->model().ExportUser(user);
-    worker->Touch(TouchOf(user, row.last_ts_ms, seq, now));
+    touches.push_back(TouchOf(user, row.last_ts_ms, seq, now));
   }
+  worker->Touch(std::move(touches));
   kill_switch.Reached(KillPoint::kBeforeCommit, stats.batches + 1);
   for (const auto& [tp, next] : owed.next_offsets) uncommitted[tp] = next;  // batches come in order
   CommitToKafka(/*now=*/false);

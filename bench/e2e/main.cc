@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "e2e/phases.h"
+#include "streamrec/base/allocator.h"
 #include "streamrec/base/logging.h"
 
 namespace {
@@ -60,6 +61,7 @@ int Main(int argc, char** argv) {
   gethostname(host, sizeof(host) - 1);
   results["host"] = host;
   results["cpus"] = sysconf(_SC_NPROCESSORS_ONLN);
+  results["allocator"] = AllocatorName();
   results["sets"] = flags->sets();
   bool failed = false;
   std::string phase;

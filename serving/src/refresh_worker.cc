@@ -50,7 +50,7 @@ struct ForgetCommand {
   std::string user_id;
   uint64_t batch_seq = 0;
 };
-using Command = std::variant<DueUser, ForgetCommand, std::vector<ItemUpdate>>;
+using Command = std::variant<std::vector<DueUser>, ForgetCommand, std::vector<ItemUpdate>>;
 
 }  // namespace
 
@@ -62,7 +62,7 @@ struct RefreshWorker::Impl {
   mutable std::mutex mutex;
   std::condition_variable wake;
   std::deque<Command> commands;
-  size_t commands_touching = 0;  // DueUser commands in `commands`
+  size_t commands_touching = 0;  // touches in `commands`
   bool finishing = false;
   bool stopping = false;
   bool catching_up = false;  // the last Pace's backlog
@@ -107,15 +107,15 @@ struct RefreshWorker::Impl {
   void Push(Command command) {
     {
       std::lock_guard lock(mutex);
-      if (std::holds_alternative<DueUser>(command)) ++commands_touching;
+      if (auto* touches = std::get_if<std::vector<DueUser>>(&command)) commands_touching += touches->size();
       commands.push_back(std::move(command));
     }
     wake.notify_one();
   }
 
   Status Apply(Command& command) {
-    if (auto* touch = std::get_if<DueUser>(&command)) {
-      refresher.Touch(std::move(*touch));
+    if (auto* touches = std::get_if<std::vector<DueUser>>(&command)) {
+      for (DueUser& touch : *touches) refresher.Touch(std::move(touch));
     } else if (auto* forget = std::get_if<ForgetCommand>(&command)) {
       if (forget->user) refresher.Forget(*forget->user);
       return publisher->PublishTombstone(forget->user_id, forget->batch_seq);
@@ -411,7 +411,15 @@ Result<std::unique_ptr<RefreshWorker>> RefreshWorker::Create(RefreshWorkerOption
   return std::unique_ptr<RefreshWorker>(new RefreshWorker(std::move(impl)));
 }
 
-void RefreshWorker::Touch(DueUser touch) { impl_->Push(std::move(touch)); }
+void RefreshWorker::Touch(DueUser touch) {
+  std::vector<DueUser> touches;
+  touches.push_back(std::move(touch));
+  Touch(std::move(touches));
+}
+
+void RefreshWorker::Touch(std::vector<DueUser> touches) {
+  if (!touches.empty()) impl_->Push(std::move(touches));
+}
 
 void RefreshWorker::Forget(std::optional<UserIndex> user, std::string user_id, uint64_t batch_seq) {
   impl_->Push(ForgetCommand{user, std::move(user_id), batch_seq});

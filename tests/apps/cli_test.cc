@@ -9,6 +9,7 @@
 
 #include "cli_support.h"
 #include "streamrec/apps/config.h"
+#include "streamrec/base/allocator.h"
 #include "support/test_support.h"
 
 namespace streamrec::apps {
@@ -27,6 +28,7 @@ TEST_CASE("help lists the commands and --version prints the version", "[apps]") 
   auto version = RunCli({"--version"});
   CHECK(version.code == 0);
   CHECK(version.out.starts_with("streamrec "));
+  CHECK(Contains(version.out, "(" + AllocatorName() + ")"));
 
   auto none = RunCli({});
   CHECK(none.code == 2);

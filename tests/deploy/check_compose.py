@@ -112,6 +112,32 @@ def listeners(value):
     return out
 
 
+# deps.sh packages the image's build stage leaves out: tests, benchmarks, demos, fuzzing.
+NOT_IN_IMAGE = {"ccache", "catch2", "libbenchmark-dev", "kcat", "chromium", "clang", "libclang-rt-dev"}
+
+
+def deps_packages(deps_sh):
+    """The package names in scripts/deps.sh's STREAMREC_PACKAGES=( ... ) array."""
+    body = re.search(r"STREAMREC_PACKAGES=\((.*?)\n\)", deps_sh, re.DOTALL)
+    names = []
+    for line in (body.group(1) if body else "").splitlines():
+        names += line.split("#", 1)[0].split()
+    return names
+
+
+def apt_installed(stage):
+    """The packages a stage's RUN instructions pass to apt-get install."""
+    names = []
+    for word, args in stage:
+        if word != "RUN":
+            continue
+        for command in args.split("&&"):
+            parts = command.split()
+            if "apt-get" in parts and "install" in parts:
+                names += [p for p in parts[parts.index("install") + 1:] if not p.startswith("-")]
+    return names
+
+
 def dockerfile_stages(text):
     """The Dockerfile's instructions, as (INSTRUCTION, arguments) lists, one list per stage."""
     logical, current = [], ""
@@ -329,6 +355,14 @@ def main():
     check(bool(users) and users[-1] not in ("root", "0"), "Dockerfile: the final stage runs as a non-root USER")
     check(any(w == "COPY" and "--from=" in a and a.endswith("/usr/local/bin/streamrec") for w, a in final),
           "Dockerfile: the final stage copies the built binary to /usr/local/bin/streamrec")
+    # The image builds what CI builds: a package deps.sh installs for the build
+    # but the image lacks fails the image at its cmake step, which CI never runs.
+    built_with = set(apt_installed(stages[0]))
+    wanted = [p for p in deps_packages(read("scripts/deps.sh"))
+              if p not in NOT_IN_IMAGE and not p.startswith("python3")]
+    check(bool(wanted), "scripts/deps.sh lists its packages in STREAMREC_PACKAGES=( ... )")
+    missing = [p for p in wanted if p not in built_with]
+    check(not missing, f"Dockerfile: the build stage installs what scripts/deps.sh builds with (missing: {missing})")
     ignore = [line.strip().strip("/") for line in read(".dockerignore").splitlines()]
     check("build*" in ignore and ".git" in ignore, ".dockerignore excludes build*/ and .git")
 

@@ -114,6 +114,8 @@ class RefreshWorker {
 
   // The user's list is due (coalesced with earlier touches).
   void Touch(DueUser touch);
+  // A batch's touches at once: one hand-over, one wake-up of the worker.
+  void Touch(std::vector<DueUser> touches);
   // The user is gone: drop any waiting touch and publish a tombstone for
   // `user_id`, pending in store batch `batch_seq`. `user` may be empty for
   // a user the model no longer knows (a tombstone owed from before a crash).

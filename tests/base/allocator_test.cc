@@ -1,0 +1,22 @@
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "streamrec/base/allocator.h"
+
+namespace streamrec {
+namespace {
+
+TEST_CASE("the executables run on the allocator they were linked with", "[base]") {
+  const std::string name = AllocatorName();
+#if defined(STREAMREC_LINKS_JEMALLOC)
+  // A linker that drops an unreferenced library (--as-needed) would leave
+  // glibc's malloc in place without a word: this catches it.
+  CHECK(name.starts_with("jemalloc 5."));
+#else
+  CHECK(name == "glibc");
+#endif
+}
+
+}  // namespace
+}  // namespace streamrec
