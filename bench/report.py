@@ -482,8 +482,8 @@ def e2e_sections(rep, e2e):
     if mem and "error" not in mem:
         rep.add(f"### Memory (dim {mem['dim']}, {mem['events_per_user']} events per user)", "")
         rep.add(f"Measured on {fmt_num(mem['users'])} users and {fmt_num(mem['items'])} items, scaled to one "
-                "million. RSS from /proc/self/status (VmRSS growth), heap from mallinfo2; store = `du` of a "
-                "store holding only those rows, reopened (WAL replayed into lz4 SST files).", "")
+                "million. RSS from /proc/self/status (VmRSS growth), heap = bytes allocated and not freed (jemalloc's "
+                "stats.allocated, or glibc's mallinfo2); store = `du` of a store holding only those rows, reopened (WAL replayed into lz4 SST files).", "")
         rows = [("per million items", fmt_bytes(mem["rss_bytes_per_million_items"]),
                  fmt_bytes(mem["heap_bytes_per_million_items"]), fmt_bytes(mem["factor_bytes_per_million_items"]),
                  fmt_bytes(mem["store_bytes_per_million_items"])),

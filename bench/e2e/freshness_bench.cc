@@ -530,7 +530,8 @@ Result<Json> RunOneRate(const std::vector<std::string>& sets, const SyntheticStr
     values.reserve(stages.size());
     for (const auto& v : stages) values.push_back(v[s]);
     double slowest_sum = 0;
-    for (size_t k = 0; k < std::min(slowest, by_latency.size()); ++k) slowest_sum += stages[by_latency[k]][s];
+    for (size_t rank = 0; rank < std::min(slowest, by_latency.size()); ++rank)
+      slowest_sum += stages[by_latency[rank]][s];
     stage_split[kStages[s]] = {{"p50", Percentile(values, 50)},
                                {"p99", Percentile(values, 99)},
                                {"slowest_1pct_mean", by_latency.empty() ? 0.0 : slowest_sum / static_cast<double>(slowest)}};

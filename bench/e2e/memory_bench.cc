@@ -12,24 +12,17 @@
 // learner.user_ttl=1h; live users and RSS after each wave show that state
 // stays bounded when users come and go (expired users' slots are reused).
 
-#include <malloc.h>
-
 #include <fmt/format.h>
 
 #include "e2e/common.h"
 #include "e2e/phases.h"
 #include "model_store.h"
+#include "streamrec/base/allocator.h"
 #include "streamrec/online_learner/learner.h"
 #include "streamrec/state/feature_store.h"
 
 namespace streamrec::bench {
 namespace {
-
-// Bytes allocated from the heap: arena chunks in use plus mmap'd ones.
-uint64_t HeapInUse() {
-  const struct mallinfo2 info = mallinfo2();
-  return info.uordblks + info.hblkhd;
-}
 
 // Writes rows [0, count) of one kind in chunks, closes, reopens, measures.
 template <typename AddRow>
@@ -86,7 +79,7 @@ Json BoundedByTtl(const online_learner::IsgdOptions& options, uint32_t total_use
       }
     }
     learner.TakeExpiredUsers();
-    malloc_trim(0);
+    ReleaseFreeMemory();
     const ProcessMemory m = ReadProcessMemory();
     waves.push_back({{"wave", w + 1},
                      {"users_seen", static_cast<uint64_t>(w + 1) * per_wave},
@@ -121,13 +114,13 @@ Result<Json> RunMemoryBench(const Flags& flags, const std::vector<std::string>& 
   out["settings"] = DescribeSettings(*settings);
 
   Progress("memory: {} items, {} users", n_items, n_users);
-  malloc_trim(0);
+  ReleaseFreeMemory();
   const ProcessMemory m0 = ReadProcessMemory();
-  const uint64_t h0 = HeapInUse();
+  const uint64_t h0 = HeapAllocatedBytes();
   auto learner = std::make_unique<online_learner::Learner>(options, 1);
   for (uint32_t i = 0; i < n_items; ++i) learner->ApplyItem({SyntheticStream::ItemId(i), true, {}, {}, {}});
   const ProcessMemory m1 = ReadProcessMemory();
-  const uint64_t h1 = HeapInUse();
+  const uint64_t h1 = HeapAllocatedBytes();
   const int64_t ts0 = WallMs() - 86400000;
   uint64_t k = 0;
   for (uint32_t u = 0; u < n_users; ++u) {
@@ -139,7 +132,7 @@ Result<Json> RunMemoryBench(const Flags& flags, const std::vector<std::string>& 
     }
   }
   const ProcessMemory m2 = ReadProcessMemory();
-  const uint64_t h2 = HeapInUse();
+  const uint64_t h2 = HeapAllocatedBytes();
   const double per_m_items = 1e6 / n_items, per_m_users = 1e6 / n_users;
   out["rss_bytes_per_million_items"] = static_cast<double>(m1.rss - m0.rss) * per_m_items;
   out["heap_bytes_per_million_items"] = static_cast<double>(h1 - h0) * per_m_items;
@@ -166,7 +159,7 @@ Result<Json> RunMemoryBench(const Flags& flags, const std::vector<std::string>& 
   out["store_apparent_bytes_per_million_items"] = static_cast<double>(item_store->apparent) * per_m_items;
   out["store_apparent_bytes_per_million_users"] = static_cast<double>(user_store->apparent) * per_m_users;
   learner.reset();
-  malloc_trim(0);
+  ReleaseFreeMemory();
 
   auto ttl_users = flags.GetInt("memory-ttl-users", 1000000);
   if (!ttl_users.ok()) return ttl_users.status();

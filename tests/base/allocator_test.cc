@@ -1,3 +1,5 @@
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -16,6 +18,17 @@ TEST_CASE("the executables run on the allocator they were linked with", "[base]"
 #else
   CHECK(name == "glibc");
 #endif
+}
+
+TEST_CASE("HeapAllocatedBytes follows an allocation and its release", "[base]") {
+  constexpr uint64_t kBytes = uint64_t{64} << 20;
+  const uint64_t before = HeapAllocatedBytes();
+  auto block = std::make_unique<char[]>(kBytes);
+  block[kBytes - 1] = 1;
+  const uint64_t holding = HeapAllocatedBytes();
+  CHECK(holding >= before + kBytes);
+  block.reset();
+  CHECK(HeapAllocatedBytes() + kBytes <= holding);
 }
 
 }  // namespace
