@@ -123,6 +123,38 @@ TEST_CASE("refresh worker: lists from its item snapshot, tombstones after earlie
   CHECK(w.waiting() == 0);
 }
 
+TEST_CASE("refresh worker: a batch of touches coalesces as the same touches one by one would", "[serving]") {
+  testing::KafkaFixture kafka;
+  auto worker = RefreshWorker::Create(Options(kafka, /*own_thread=*/false));
+  REQUIRE_RESULT_OK(worker);
+  RefreshWorker& w = **worker;
+  w.UpdateItems({Item(0, 0.1f), Item(1, 0.9f), Item(2, 0.5f)});
+  w.Touch(std::vector<DueUser>{});  // an empty batch owes nothing
+  CHECK(w.waiting() == 0);
+  std::vector<DueUser> batch;
+  batch.push_back(Warm(1, 1));
+  batch.push_back(Warm(2, 1, {1}));
+  batch.push_back(Warm(1, 3));  // user 1 again, from a later store batch
+  w.Touch(std::move(batch));
+  CHECK(w.waiting() == 3);  // counted per touch until the worker takes them
+  REQUIRE_OK(w.RunInline());
+  REQUIRE_OK(w.Finish(5s));
+  CHECK(w.waiting() == 0);
+
+  const auto records = ReadAll(kafka, 2);
+  REQUIRE(records.size() == 2);
+  std::map<std::string, schemas::RecommendationList> by_key;
+  for (const auto& r : records) {
+    REQUIRE(r.list);
+    by_key[r.key] = *r.list;
+  }
+  REQUIRE(by_key.size() == 2);
+  CHECK(by_key.at("user1").seq == 3);
+  CHECK(by_key.at("user1").items.front().item_id == "item1");
+  CHECK(by_key.at("user2").items.front().item_id == "item2");  // item1 seen
+  CHECK(w.TakeReport().published.size() == 2);
+}
+
 TEST_CASE("refresh worker: while the pipeline catches up, one round per batch, all lists once it has", "[serving]") {
   testing::KafkaFixture kafka;
   RefreshWorkerOptions options = Options(kafka, /*own_thread=*/true);
