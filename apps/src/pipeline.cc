@@ -333,13 +333,16 @@ Status Pipeline::Impl::StartWorker(const ListCallback& on_list) {
   auto pending = store->ReadPending();
   if (!pending.ok()) return pending.status();
   const int64_t now = NowMs();
+  // One entry per user, so the tombstones may go ahead of the touches.
+  std::vector<serving::DueUser> touches;
   for (const auto& entry : *pending) {
     if (entry.entry.tombstone) {
       worker->Forget(std::nullopt, entry.user_id, entry.entry.batch_seq);
     } else if (auto user = learner->users().Find(entry.user_id)) {
-      worker->Touch(TouchOf(UserIndex(*user), entry.entry.event_ts_ms, entry.entry.batch_seq, now));
+      touches.push_back(TouchOf(UserIndex(*user), entry.entry.event_ts_ms, entry.entry.batch_seq, now));
     }
   }
+  worker->Touch(std::move(touches));
   if (!pending->empty()) log->info("{} lists or tombstones owed from before the last stop", pending->size());
   return Status::Ok();
 }
